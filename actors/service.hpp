@@ -1,0 +1,19 @@
+#pragma once
+
+// The service actor: one per mounted service instance, the stream directory
+// of its namespace.
+
+#include <memory>
+
+#include "actors/generator.hpp"
+#include "actors/messages.hpp"
+#include "core/settings.hpp"
+
+namespace eventcast {
+
+/// Spawns a service instance and starts its configured streams.
+service_actor spawn_service(caf::actor_system& sys, service_settings svc,
+                            sse_settings sse, stream_limits limits,
+                            std::shared_ptr<const generator_registry> registry);
+
+} // namespace eventcast

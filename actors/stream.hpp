@@ -1,0 +1,28 @@
+#pragma once
+
+// The stream actor: one per stream of a service instance.
+
+#include <memory>
+#include <string>
+
+#include "actors/generator.hpp"
+#include "actors/messages.hpp"
+#include "core/settings.hpp"
+
+namespace eventcast {
+
+struct stream_config {
+  std::string id;
+  std::string generator_kind; // what `start` runs
+  millis interval{2000};
+  size_t history_size = 1000;
+  millis idle_retention{300000};
+};
+
+/// Spawns a stream. It tells `directory` (`idle_atom`) when it has had
+/// neither subscribers nor generator for `cfg.idle_retention`.
+stream_actor spawn_stream(caf::local_actor* parent, stream_config cfg,
+                          std::shared_ptr<const generator_registry> registry,
+                          service_actor directory);
+
+} // namespace eventcast

@@ -1,0 +1,42 @@
+#pragma once
+
+// The last events of one stream, for Last-Event-ID replay. Owned by one
+// stream actor.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "core/event.hpp"
+
+namespace eventcast {
+
+class history_ring {
+public:
+  explicit history_ring(size_t capacity) : capacity_(capacity) {}
+
+  void append(uint64_t seq, frame f);
+
+  struct replay {
+    std::vector<frame> frames;
+    /// Events the client missed that the ring no longer holds; nullopt when
+    /// the count cannot be known (an id from another life of the stream).
+    std::optional<uint64_t> lost = 0;
+  };
+
+  /// Everything after `last_seen`, given the stream's latest sequence.
+  replay since(uint64_t last_seen, uint64_t latest) const;
+
+  size_t size() const { return entries_.size(); }
+
+private:
+  struct entry {
+    uint64_t seq;
+    frame data;
+  };
+  size_t capacity_;
+  std::deque<entry> entries_;
+};
+
+} // namespace eventcast

@@ -1,0 +1,105 @@
+#include "core/mailbox.hpp"
+
+namespace eventcast {
+
+mailbox::mailbox(size_t capacity, overflow_policy policy,
+                 std::function<void()> wake)
+  : capacity_(capacity), policy_(policy), wake_(std::move(wake)) {
+}
+
+bool mailbox::claim_wake_locked() {
+  if (consumer_notified_)
+    return false;
+  consumer_notified_ = true;
+  return true;
+}
+
+mailbox::push_result mailbox::push(frame f) {
+  auto result = push_result::queued;
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (closed_ != close_reason::none)
+      return push_result::closed;
+    if (queue_.size() >= capacity_) {
+      if (policy_ == overflow_policy::disconnect) {
+        closed_ = close_reason::overflow;
+        ++dropped_total_;
+        result = push_result::overflow;
+      } else {
+        queue_.pop_front();
+        ++missed_;
+        ++dropped_total_;
+        result = push_result::dropped_oldest;
+      }
+    }
+    if (result != push_result::overflow)
+      queue_.push_back(std::move(f));
+    wake = claim_wake_locked();
+  }
+  if (wake)
+    wake_();
+  return result;
+}
+
+void mailbox::push_replay(std::vector<frame> frames) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (closed_ != close_reason::none || frames.empty())
+      return;
+    for (auto& f : frames)
+      queue_.push_back(std::move(f));
+    wake = claim_wake_locked();
+  }
+  if (wake)
+    wake_();
+}
+
+mailbox::batch mailbox::take(size_t max) {
+  batch b;
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto n = std::min(max, queue_.size());
+  b.frames.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    b.frames.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  b.missed = missed_;
+  missed_ = 0;
+  b.closed = closed_;
+  if (b.frames.empty())
+    consumer_notified_ = false;
+  return b;
+}
+
+bool mailbox::close(close_reason why) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (closed_ != close_reason::none)
+      return false;
+    closed_ = why;
+    wake = claim_wake_locked();
+  }
+  if (wake)
+    wake_();
+  return true;
+}
+
+bool mailbox::closed() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return closed_ != close_reason::none;
+}
+
+uint64_t mailbox::dropped_total() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return dropped_total_;
+}
+
+size_t mailbox::size() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return queue_.size();
+}
+
+} // namespace eventcast

@@ -1,0 +1,66 @@
+#pragma once
+
+// The bounded queue between one stream actor (producer) and one subscriber's
+// output (consumer). Thread-safe; the producer never blocks.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "core/event.hpp"
+#include "core/settings.hpp"
+
+namespace eventcast {
+
+enum class close_reason { none, client_gone, overflow, shutdown, expired };
+
+class mailbox {
+public:
+  /// `wake` is called (outside the lock) when the consumer has new work:
+  /// frames after it found the queue empty, or the mailbox closed.
+  mailbox(size_t capacity, overflow_policy policy, std::function<void()> wake);
+
+  enum class push_result { queued, dropped_oldest, overflow, closed };
+
+  /// Queues a live frame under the overflow policy. `overflow` means the
+  /// mailbox closed itself (policy `disconnect`).
+  push_result push(frame f);
+
+  /// Queues frames regardless of capacity (a replay, bounded by history).
+  void push_replay(std::vector<frame> frames);
+
+  struct batch {
+    std::vector<frame> frames;
+    uint64_t missed = 0; // frames dropped (drop_oldest) since the last take
+    close_reason closed = close_reason::none;
+  };
+
+  /// Moves up to `max` queued frames out. When it returns no frames the
+  /// consumer is idle until the next wake.
+  batch take(size_t max);
+
+  /// Closes the mailbox; further pushes answer `closed`. False if it was
+  /// already closed.
+  bool close(close_reason why);
+
+  bool closed() const;
+  uint64_t dropped_total() const;
+  size_t size() const;
+
+private:
+  bool claim_wake_locked();
+
+  mutable std::mutex mtx_;
+  std::deque<frame> queue_;
+  size_t capacity_;
+  overflow_policy policy_;
+  std::function<void()> wake_;
+  close_reason closed_ = close_reason::none;
+  bool consumer_notified_ = false;
+  uint64_t missed_ = 0;
+  uint64_t dropped_total_ = 0;
+};
+
+} // namespace eventcast

@@ -1,0 +1,76 @@
+#pragma once
+
+// The whole configuration as plain structs: read once by config/, handed down
+// to actors/ and http/. Every default lives here and nowhere else.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace eventcast {
+
+using millis = std::chrono::milliseconds;
+
+enum class overflow_policy { disconnect, drop_oldest };
+
+/// A stream that a service creates at start, optionally with a generator.
+struct stream_settings {
+  std::string id;
+  std::string generator; // generator kind; empty: no generator
+  millis interval{2000};
+  bool autostart = true;
+};
+
+/// One mounted instance of the streaming service with its own namespace.
+struct service_settings {
+  std::string name;                    // e.g. "events"
+  std::string path;                    // e.g. "/api/v1/events"
+  std::vector<stream_settings> streams; // created at start
+  std::string default_generator = "sample"; // kind for ".../start" of others
+  millis default_interval{2000};
+};
+
+struct http_settings {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8080;
+  int reactor_threads = 1;
+  size_t max_body_bytes = 64 * 1024;
+  millis header_timeout{10000};   // first request on a connection
+  millis body_timeout{30000};
+  millis keepalive_timeout{60000}; // idle keep-alive connections, later requests
+  millis request_timeout{5000};    // waiting for an actor's reply
+  std::string cors_origin = "*";
+};
+
+struct sse_settings {
+  size_t mailbox_capacity = 100;
+  overflow_policy overflow = overflow_policy::disconnect;
+  millis heartbeat_interval{15000};
+  millis retry{3000};
+  size_t history_size = 1000;
+};
+
+struct stream_limits {
+  size_t max_streams = 10000;     // per service instance
+  millis idle_retention{300000};  // keep a stream with no generator/subscribers
+};
+
+struct settings {
+  bool debug = false;
+  int scheduler_threads = 2;
+  http_settings http;
+  sse_settings sse;
+  stream_limits streams;
+  std::vector<service_settings> services;
+};
+
+/// The two service instances of the API document, with their default streams.
+service_settings default_events_service();
+service_settings default_broadcast_demo_service();
+
+/// Built-in defaults: both instances mounted, generators running.
+settings default_settings();
+
+} // namespace eventcast

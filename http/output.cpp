@@ -1,0 +1,441 @@
+#include "http/output.hpp"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "core/log.hpp"
+#include "core/sse.hpp"
+
+namespace eventcast::http {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr size_t max_frames_per_batch = 256;
+constexpr int max_iov = IOV_MAX < 1024 ? IOV_MAX : 1024;
+constexpr std::chrono::milliseconds sweep_period{500};
+const std::string crlf = "\r\n";
+const std::string last_chunk = "0\r\n\r\n";
+
+/// Bytes queued for one socket: iovecs over shared, immutable buffers.
+class out_buffer {
+public:
+  bool empty() const { return first_ == iov_.size(); }
+
+  void add(frame f) {
+    if (f->empty())
+      return;
+    iov_.push_back({const_cast<char*>(f->data()), f->size()});
+    owned_.push_back(std::move(f));
+  }
+
+  void add_static(const std::string& s) {
+    iov_.push_back({const_cast<char*>(s.data()), s.size()});
+  }
+
+  void add_raw(const char* data, size_t size) {
+    iov_.push_back({const_cast<char*>(data), size});
+  }
+
+  /// writev as much as the socket takes: >0 bytes, 0 when it would block,
+  /// -1 on a dead connection.
+  ssize_t write_to(int fd) {
+    for (;;) {
+      auto count = std::min<size_t>(iov_.size() - first_, max_iov);
+      auto n = ::writev(fd, iov_.data() + first_, static_cast<int>(count));
+      if (n >= 0) {
+        consume(static_cast<size_t>(n));
+        return n;
+      }
+      if (errno == EINTR)
+        continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+  }
+
+private:
+  void consume(size_t n) {
+    while (n > 0 && !empty()) {
+      auto& v = iov_[first_];
+      if (n >= v.iov_len) {
+        n -= v.iov_len;
+        ++first_;
+      } else {
+        v.iov_base = static_cast<char*>(v.iov_base) + n;
+        v.iov_len -= n;
+        n = 0;
+      }
+    }
+    if (empty()) {
+      iov_.clear();
+      owned_.clear();
+      first_ = 0;
+    }
+  }
+
+  std::vector<iovec> iov_;
+  std::vector<frame> owned_;
+  size_t first_ = 0;
+};
+
+struct connection {
+  uint64_t id = 0;
+  int fd = -1;
+  std::shared_ptr<mailbox> inbox; // null for a plain response
+  std::string stream_id;
+  std::function<void()> on_close;
+  out_buffer out;
+  char chunk_head[24] = {};
+  bool close_connection = false;
+  bool finishing = false; // the last bytes are queued
+  bool registered = false; // with the epoll set
+  bool watching_out = false;
+  clock_type::time_point last_write = clock_type::now();
+};
+
+using connection_ptr = std::shared_ptr<connection>;
+
+uint64_t next_connection_id() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
+}
+
+} // namespace
+
+struct output_reactor::impl : std::enable_shared_from_this<impl> {
+  sse_settings sse;
+  std::atomic<size_t>* streams = nullptr;
+  int epoll_fd = -1;
+  int event_fd = -1;
+
+  std::mutex mtx; // guards the three fields below
+  std::vector<connection_ptr> adopted;
+  std::vector<uint64_t> ready;
+  bool stop_requested = false;
+  millis drain{0};
+
+  // Only the output thread touches these.
+  std::unordered_map<uint64_t, connection_ptr> conns;
+  frame heartbeat = std::make_shared<const std::string>(
+    sse::comment_frame("heartbeat"));
+  std::mt19937 rng{std::random_device{}()};
+
+  impl() {
+    epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = 0;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, event_fd, &ev);
+  }
+
+  ~impl() {
+    for (auto& kv : conns)
+      ::close(kv.second->fd);
+    for (auto& c : adopted)
+      ::close(c->fd);
+    ::close(event_fd);
+    ::close(epoll_fd);
+  }
+
+  void notify() {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(event_fd, &one, sizeof one);
+  }
+
+  /// Called by producers (any thread).
+  void schedule(uint64_t id) {
+    bool first;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      first = ready.empty() && adopted.empty();
+      ready.push_back(id);
+    }
+    if (first)
+      notify();
+  }
+
+  void adopt(connection_ptr c) {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      adopted.push_back(std::move(c));
+    }
+    notify();
+  }
+
+  // -- output thread ---------------------------------------------------------
+
+  void watch(connection& c, bool out) {
+    epoll_event ev{};
+    ev.events = EPOLLRDHUP | (out ? uint32_t{EPOLLOUT} : 0u);
+    ev.data.u64 = c.id;
+    ::epoll_ctl(epoll_fd, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd,
+                &ev);
+    c.registered = true;
+    c.watching_out = out;
+  }
+
+  void release(connection& c, close_reason why) {
+    if (c.registered)
+      ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
+    if (why != close_reason::client_gone && c.close_connection)
+      ::shutdown(c.fd, SHUT_WR);
+    ::close(c.fd);
+    if (c.inbox) {
+      c.inbox->close(why);
+      --*streams;
+      if (c.on_close)
+        c.on_close();
+    }
+    conns.erase(c.id);
+  }
+
+  void queue_chunk(connection& c, std::vector<frame>& frames) {
+    size_t total = 0;
+    for (auto& f : frames)
+      total += f->size();
+    if (total == 0)
+      return;
+    auto n = std::snprintf(c.chunk_head, sizeof c.chunk_head, "%zx\r\n",
+                           total);
+    c.out.add_raw(c.chunk_head, static_cast<size_t>(n));
+    for (auto& f : frames)
+      c.out.add(std::move(f));
+    c.out.add_static(crlf);
+  }
+
+  frame retry_frame() {
+    // Jitter spreads the reconnects of a drain over twice the retry time.
+    auto base = sse.retry.count();
+    std::uniform_int_distribution<int64_t> jitter(base, 2 * base);
+    return std::make_shared<const std::string>(sse::retry_frame(jitter(rng)));
+  }
+
+  void queue_end(connection& c, close_reason why) {
+    std::vector<frame> frames;
+    if (why == close_reason::shutdown || why == close_reason::expired)
+      frames.push_back(retry_frame());
+    queue_chunk(c, frames);
+    c.out.add_static(last_chunk);
+    c.finishing = true;
+    c.close_connection = true;
+  }
+
+  /// Moves the next frames of the mailbox into the out buffer; false when
+  /// there is nothing to write.
+  bool refill(connection& c) {
+    if (!c.inbox || c.finishing)
+      return false;
+    auto batch = c.inbox->take(max_frames_per_batch);
+    if (batch.missed > 0)
+      batch.frames.insert(batch.frames.begin(),
+                          sse::missed_notice(batch.missed, c.stream_id));
+    if (!batch.frames.empty()) {
+      queue_chunk(c, batch.frames);
+      return true;
+    }
+    if (batch.closed == close_reason::none)
+      return false;
+    if (batch.closed == close_reason::client_gone)
+      return false;
+    queue_end(c, batch.closed);
+    return true;
+  }
+
+  void flush(connection& c) {
+    for (;;) {
+      if (c.out.empty() && !refill(c))
+        break;
+      auto n = c.out.write_to(c.fd);
+      if (n < 0) {
+        release(c, close_reason::client_gone);
+        return;
+      }
+      if (n == 0) {
+        if (!c.watching_out)
+          watch(c, true);
+        return;
+      }
+      c.last_write = clock_type::now();
+    }
+    if (!c.inbox)
+      release(c, close_reason::none);
+    else if (c.finishing)
+      release(c, close_reason::shutdown);
+    else if (c.inbox->closed())
+      release(c, close_reason::client_gone);
+    else if (c.watching_out)
+      watch(c, false);
+  }
+
+  void on_ready(uint64_t id, uint32_t events) {
+    auto it = conns.find(id);
+    if (it == conns.end())
+      return;
+    auto c = it->second;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      release(*c, close_reason::client_gone);
+      return;
+    }
+    if (events & EPOLLOUT)
+      flush(*c);
+  }
+
+  void take_new_work() {
+    uint64_t counter;
+    [[maybe_unused]] auto n = ::read(event_fd, &counter, sizeof counter);
+    std::vector<connection_ptr> fresh;
+    std::vector<uint64_t> ids;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      fresh.swap(adopted);
+      ids.swap(ready);
+    }
+    for (auto& c : fresh) {
+      conns.emplace(c->id, c);
+      if (c->inbox)
+        watch(*c, false); // to notice a client that goes away
+      flush(*c);
+    }
+    for (auto id : ids)
+      if (auto it = conns.find(id); it != conns.end()) {
+        auto c = it->second;
+        flush(*c);
+      }
+  }
+
+  void send_heartbeats(clock_type::time_point now) {
+    std::vector<connection_ptr> due;
+    for (auto& kv : conns) {
+      auto& c = *kv.second;
+      if (c.inbox && !c.finishing && c.out.empty()
+          && now - c.last_write >= sse.heartbeat_interval)
+        due.push_back(kv.second);
+    }
+    for (auto& c : due) {
+      std::vector<frame> frames{heartbeat};
+      queue_chunk(*c, frames);
+      flush(*c);
+    }
+  }
+
+  bool stopping(millis& drain_out) {
+    std::lock_guard<std::mutex> guard{mtx};
+    drain_out = drain;
+    return stop_requested;
+  }
+
+  void begin_drain() {
+    std::vector<connection_ptr> all;
+    for (auto& kv : conns)
+      all.push_back(kv.second);
+    for (auto& c : all)
+      if (c->inbox)
+        c->inbox->close(close_reason::shutdown);
+    for (auto& c : all)
+      if (conns.count(c->id))
+        flush(*c);
+  }
+
+  void run() {
+    epoll_event events[256];
+    auto next_sweep = clock_type::now() + sweep_period;
+    std::optional<clock_type::time_point> deadline;
+    for (;;) {
+      millis drain_window{0};
+      if (!deadline && stopping(drain_window)) {
+        deadline = clock_type::now() + drain_window;
+        begin_drain();
+      }
+      if (deadline && (conns.empty() || clock_type::now() >= *deadline))
+        return;
+      auto n = ::epoll_wait(epoll_fd, events, 256,
+                            static_cast<int>(sweep_period.count()));
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.u64 == 0)
+          take_new_work();
+        else
+          on_ready(events[i].data.u64, events[i].events);
+      }
+      auto now = clock_type::now();
+      if (now >= next_sweep) {
+        send_heartbeats(now);
+        next_sweep = now + sweep_period;
+      }
+    }
+  }
+};
+
+output_reactor::output_reactor(sse_settings sse)
+  : impl_(std::make_shared<impl>()) {
+  impl_->sse = std::move(sse);
+  impl_->streams = &streams_;
+}
+
+output_reactor::~output_reactor() {
+  stop(millis{0});
+}
+
+void output_reactor::start() {
+  thread_ = std::thread{[self = impl_] { self->run(); }};
+}
+
+void output_reactor::stop(millis drain) {
+  if (!thread_.joinable())
+    return;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    impl_->stop_requested = true;
+    impl_->drain = drain;
+  }
+  impl_->notify();
+  thread_.join();
+}
+
+std::shared_ptr<mailbox>
+output_reactor::open_stream(int fd, std::string head, std::string stream_id,
+                            std::function<void()> on_close) {
+  auto c = std::make_shared<connection>();
+  c->id = next_connection_id();
+  c->fd = fd;
+  c->stream_id = std::move(stream_id);
+  c->on_close = std::move(on_close);
+  c->out.add(std::make_shared<const std::string>(std::move(head)));
+  std::weak_ptr<impl> weak = impl_;
+  c->inbox = std::make_shared<mailbox>(
+    impl_->sse.mailbox_capacity, impl_->sse.overflow,
+    [weak, id = c->id] {
+      if (auto target = weak.lock())
+        target->schedule(id);
+    });
+  ++streams_;
+  auto inbox = c->inbox;
+  impl_->adopt(std::move(c));
+  return inbox;
+}
+
+void output_reactor::respond(int fd, std::string bytes, bool close_connection) {
+  auto c = std::make_shared<connection>();
+  c->id = next_connection_id();
+  c->fd = fd;
+  c->close_connection = close_connection;
+  c->out.add(std::make_shared<const std::string>(std::move(bytes)));
+  impl_->adopt(std::move(c));
+}
+
+} // namespace eventcast::http

@@ -1,0 +1,55 @@
+#pragma once
+
+// The output reactor: every byte Eventcast writes to a client goes through
+// its one thread. It owns a duplicate of each client socket's descriptor, so
+// a descriptor number Pistache reuses for a new connection can never receive
+// bytes meant for an old one, and it writes each subscriber's pending frames
+// in one writev, with real back-pressure (EAGAIN + EPOLLOUT).
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/mailbox.hpp"
+#include "core/settings.hpp"
+
+namespace eventcast::http {
+
+class output_reactor {
+public:
+  explicit output_reactor(sse_settings sse);
+  ~output_reactor();
+
+  output_reactor(const output_reactor&) = delete;
+  output_reactor& operator=(const output_reactor&) = delete;
+
+  void start();
+
+  /// Ends every stream with a jittered `retry:` and closes all connections
+  /// within `drain`, then stops the thread.
+  void stop(millis drain);
+
+  /// Takes ownership of `fd`, writes `head`, then the frames of the returned
+  /// mailbox as chunks until it closes. `on_close` runs once, on the output
+  /// thread, when the connection ends for any reason.
+  std::shared_ptr<mailbox> open_stream(int fd, std::string head,
+                                       std::string stream_id,
+                                       std::function<void()> on_close);
+
+  /// Takes ownership of `fd`, writes `bytes` and releases `fd`; with
+  /// `close_connection` the connection is shut down after the bytes.
+  void respond(int fd, std::string bytes, bool close_connection);
+
+  /// Open stream connections.
+  size_t streams() const { return streams_.load(); }
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+  std::thread thread_;
+  std::atomic<size_t> streams_{0};
+};
+
+} // namespace eventcast::http

@@ -1,0 +1,347 @@
+#include "http/server.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <limits>
+#include <optional>
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/peer.h>
+
+#include "core/errors.hpp"
+#include "core/json.hpp"
+#include "core/log.hpp"
+#include "core/route.hpp"
+#include "core/stream_info.hpp"
+#include "core/validate.hpp"
+#include "http/output.hpp"
+#include "http/response.hpp"
+
+namespace eventcast::http {
+
+namespace {
+
+using namespace Pistache;
+
+/// What every request handler shares. Lives as long as the server.
+struct context {
+  caf::actor_system& sys;
+  settings cfg;
+  std::vector<mount> mounts;
+  std::vector<std::string> paths;
+  output_reactor output;
+  std::atomic<uint64_t> client_ids{0};
+
+  context(caf::actor_system& sys, settings c, std::vector<mount> ms)
+    : sys(sys), cfg(std::move(c)), mounts(std::move(ms)), output(cfg.sse) {
+    for (auto& m : mounts)
+      paths.push_back(m.path);
+  }
+};
+
+/// Answers one request exactly once, through the output reactor; owns the
+/// duplicated descriptor until then.
+class responder {
+public:
+  responder(context& ctx, int fd, bool keep_alive)
+    : ctx_(ctx), fd_(fd), opts_{ctx.cfg.http.cors_origin, keep_alive} {
+  }
+
+  ~responder() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  responder(const responder&) = delete;
+  responder& operator=(const responder&) = delete;
+
+  void send(int status, std::string_view body,
+            std::string_view extra_headers = {}) {
+    send_raw(json_response(status, body, opts_, extra_headers));
+  }
+
+  void send_raw(std::string bytes) {
+    if (fd_ < 0)
+      return;
+    ctx_.output.respond(std::exchange(fd_, -1), std::move(bytes),
+                        !opts_.keep_alive);
+  }
+
+  void fail(error_code code, std::string_view message,
+            std::string_view field = {}, std::string_view extra = {}) {
+    send(http_status(code), error_body(code, message, field), extra);
+  }
+
+  void ok(std::string_view message, std::string_view data_json = {}) {
+    send(200, success_body(message, data_json));
+  }
+
+  const response_options& options() const { return opts_; }
+
+private:
+  context& ctx_;
+  int fd_;
+  response_options opts_;
+};
+
+using responder_ptr = std::shared_ptr<responder>;
+
+/// Sends one request to `dest` from a short-lived actor and hands the reply
+/// (or the error) to the responder; the Pistache thread never waits.
+template <class Result, class OnValue, class... Ts>
+void ask(context& ctx, const service_actor& dest, responder_ptr r,
+         OnValue on_value, Ts... xs) {
+  auto timeout = ctx.cfg.http.request_timeout;
+  ctx.sys.spawn([=](caf::event_based_actor* self) {
+    self->request(dest, timeout, xs...)
+      .then([=](Result& value) { on_value(*r, value); },
+            [=](caf::error& err) {
+              auto e = view(err);
+              r->fail(e.code, e.message);
+            });
+  });
+}
+
+bool wants_keep_alive(const Http::Request& req) {
+  auto conn = req.headers().tryGet<Http::Header::Connection>();
+  if (conn)
+    return conn->control() != Http::ConnectionControl::Close;
+  return req.version() == Http::Version::Http11;
+}
+
+std::optional<std::string> header(const Http::Request& req,
+                                  const std::string& name) {
+  if (auto raw = req.headers().tryGetRaw(name))
+    return raw->value();
+  return std::nullopt;
+}
+
+/// The Last-Event-ID of a reconnect (header first, then the query
+/// parameter). An id that is not ours counts as unknown: the client gets
+/// what history holds.
+std::optional<uint64_t> last_event_id(const Http::Request& req) {
+  auto text = header(req, "Last-Event-ID");
+  if (!text)
+    text = req.query().get("last_event_id");
+  if (!text || text->empty())
+    return std::nullopt;
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(),
+                                   value);
+  if (ec != std::errc{} || end != text->data() + text->size())
+    return std::numeric_limits<uint64_t>::max();
+  return value;
+}
+
+std::string control_message(route_kind kind, const std::string& id) {
+  auto name = "Stream '" + id + "' ";
+  switch (kind) {
+    case route_kind::start: return name + "started";
+    case route_kind::stop: return name + "stopped and removed";
+    case route_kind::pause: return name + "paused";
+    default: return name + "resumed";
+  }
+}
+
+void subscribe(context& ctx, const Http::Request& req, const route_match& m,
+               int fd) {
+  auto svc = ctx.mounts[m.service].service;
+  auto client_id = ++ctx.client_ids;
+  response_options opts{ctx.cfg.http.cors_origin, true};
+  auto stream_id = m.stream_id;
+  auto inbox = ctx.output.open_stream(
+    fd, sse_head(opts, ctx.cfg.sse.retry.count()), stream_id,
+    [svc, stream_id, client_id] {
+      EC_DEBUG("http", "client " << client_id << " disconnected from '"
+                                 << stream_id << "'");
+      caf::anon_send(svc, unsub_atom::value, stream_id, client_id);
+    });
+  EC_DEBUG("http", "client " << client_id << " from "
+                             << req.address().host() << " connected to '"
+                             << stream_id << "'");
+  subscription sub{client_id, inbox, last_event_id(req)};
+  auto timeout = ctx.cfg.http.request_timeout;
+  ctx.sys.spawn([=](caf::event_based_actor* self) {
+    self->request(svc, timeout, caf::subscribe_atom::value, stream_id, sub)
+      .then([](uint64_t) {},
+            [inbox, stream_id](caf::error& err) {
+              EC_WARN("http", "subscribe to '" << stream_id << "' refused: "
+                                               << view(err).message);
+              inbox->close(close_reason::shutdown);
+            });
+  });
+}
+
+void broadcast(context& ctx, const Http::Request& req, const route_match& m,
+               responder_ptr r) {
+  if (req.body().size() > ctx.cfg.http.max_body_bytes)
+    return r->fail(error_code::payload_too_large,
+                   "the body is larger than "
+                     + std::to_string(ctx.cfg.http.max_body_bytes)
+                     + " bytes");
+  auto parsed = json::parse_broadcast(req.body());
+  if (auto* err = std::get_if<json::field_error>(&parsed))
+    return r->fail(err->code == "invalid_json" ? error_code::invalid_json
+                                               : error_code::invalid_field,
+                   err->message, err->field);
+  auto& body = std::get<json::broadcast_request>(parsed);
+  auto& svc = ctx.mounts[m.service].service;
+  EC_DEBUG("http", "broadcast '" << body.event.type << "' to "
+                                 << (body.stream_id.empty()
+                                       ? std::string{"all streams"}
+                                       : "'" + body.stream_id + "'"));
+  if (body.stream_id.empty())
+    return ask<uint64_t>(
+      ctx, svc, r,
+      [](responder& r, uint64_t streams) {
+        r.ok("Event broadcasted to all streams",
+             json::object_writer{}.field("streams", streams).str());
+      },
+      publish_all_atom::value, body.event);
+  ask<published>(
+    ctx, svc, r,
+    [id = body.stream_id](responder& r, published& p) {
+      r.ok("Event broadcasted to stream: " + id,
+           json::object_writer{}
+             .field("stream_id", id)
+             .field("event_id", p.event_id)
+             .field("id", p.seq)
+             .str());
+    },
+    caf::publish_atom::value, body.stream_id, body.event);
+}
+
+template <class Atom>
+void control(context& ctx, const route_match& m, responder_ptr r, Atom op) {
+  auto message = control_message(m.kind, m.stream_id);
+  ask<caf::ok_atom>(
+    ctx, ctx.mounts[m.service].service, r,
+    [message](responder& r, caf::ok_atom) { r.ok(message); }, op,
+    m.stream_id);
+}
+
+void dispatch(context& ctx, const Http::Request& req, const route_match& m,
+              responder_ptr r) {
+  switch (m.kind) {
+    case route_kind::broadcast:
+      return broadcast(ctx, req, m, std::move(r));
+    case route_kind::streams:
+      return ask<std::vector<stream_info>>(
+        ctx, ctx.mounts[m.service].service, r,
+        [](responder& r, std::vector<stream_info>& infos) {
+          r.send(200, streams_body(infos));
+        },
+        caf::get_atom::value);
+    case route_kind::start:
+      return control(ctx, m, std::move(r), start_atom::value);
+    case route_kind::stop:
+      return control(ctx, m, std::move(r), stop_atom::value);
+    case route_kind::pause:
+      return control(ctx, m, std::move(r), pause_atom::value);
+    case route_kind::resume:
+      return control(ctx, m, std::move(r), resume_atom::value);
+    case route_kind::preflight:
+      return r->send_raw(preflight_response(m.allow, r->options()));
+    case route_kind::health:
+      return r->send(200, json::object_writer{}
+                            .field("status", "ok")
+                            .field("timestamp", unix_now())
+                            .str());
+    case route_kind::method_not_allowed:
+      return r->fail(error_code::method_not_allowed,
+                     std::string{"method not allowed; use "} + m.allow, {},
+                     std::string{"Allow: "} + m.allow + "\r\n");
+    case route_kind::bad_stream_id:
+      return r->fail(error_code::invalid_stream_id, stream_id_rule,
+                     "stream_id");
+    default:
+      return r->fail(error_code::route_not_found,
+                     "no route for " + req.resource());
+  }
+}
+
+class handler : public Http::Handler {
+public:
+  HTTP_PROTOTYPE(handler)
+
+  explicit handler(std::shared_ptr<context> ctx) : ctx_(std::move(ctx)) {}
+
+  void onRequest(const Http::Request& req,
+                 Http::ResponseWriter writer) override {
+    auto peer = writer.peer();
+    // The response is ours to write: Pistache must treat the connection as
+    // idle (keep-alive timeout) instead of cutting it with a 408.
+    peer->setIdle(true);
+    int fd = ::fcntl(peer->fd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      EC_WARN("http", "cannot take a descriptor: out of descriptors");
+      writer.send(Http::Code::Service_Unavailable);
+      return;
+    }
+    auto m = match_route(Http::methodString(req.method()), req.resource(),
+                         ctx_->paths);
+    if (m.kind == route_kind::subscribe)
+      return subscribe(*ctx_, req, m, fd);
+    dispatch(*ctx_, req, m,
+             std::make_shared<responder>(*ctx_, fd, wants_keep_alive(req)));
+  }
+
+private:
+  std::shared_ptr<context> ctx_;
+};
+
+} // namespace
+
+struct server::impl {
+  std::shared_ptr<context> ctx;
+  std::unique_ptr<Http::Endpoint> endpoint;
+};
+
+server::server(caf::actor_system& sys, const settings& cfg,
+               std::vector<mount> mounts)
+  : impl_(std::make_unique<impl>()) {
+  impl_->ctx = std::make_shared<context>(sys, cfg, std::move(mounts));
+}
+
+server::~server() {
+  stop(millis{0});
+}
+
+void server::start() {
+  auto& http = impl_->ctx->cfg.http;
+  Address addr{http.host, Port{http.port}};
+  impl_->endpoint = std::make_unique<Http::Endpoint>(addr);
+  auto opts = Http::Endpoint::options()
+                .threads(http.reactor_threads)
+                .threadsName("ec.http")
+                .flags(Tcp::Options::ReuseAddr)
+                // Room above the body limit, so that most oversized bodies
+                // reach our handler and get the JSON 413; only bodies beyond
+                // this get Pistache's plain-text 413.
+                .maxRequestSize(4 * http.max_body_bytes + 16 * 1024)
+                .headerTimeout(http.header_timeout)
+                .bodyTimeout(http.body_timeout)
+                .keepaliveTimeout(http.keepalive_timeout);
+  impl_->endpoint->init(opts);
+  impl_->endpoint->setHandler(std::make_shared<handler>(impl_->ctx));
+  impl_->ctx->output.start();
+  impl_->endpoint->serveThreaded();
+}
+
+uint16_t server::port() const {
+  return static_cast<uint16_t>(impl_->endpoint->getPort());
+}
+
+void server::stop(millis drain) {
+  if (!impl_->endpoint)
+    return;
+  impl_->ctx->output.stop(drain);
+  impl_->endpoint->shutdown();
+  impl_->endpoint.reset();
+}
+
+} // namespace eventcast::http
