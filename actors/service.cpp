@@ -1,5 +1,6 @@
 #include "actors/service.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "actors/stream.hpp"
@@ -92,8 +93,11 @@ void collect_infos(self_ptr self,
     return;
   }
   auto done = [rp, infos, pending]() mutable {
-    if (--*pending == 0)
-      rp.deliver(std::move(*infos));
+    if (--*pending > 0)
+      return;
+    std::sort(infos->begin(), infos->end(),
+              [](auto& a, auto& b) { return a.id < b.id; });
+    rp.deliver(std::move(*infos));
   };
   for (auto& kv : streams)
     self->request(kv.second, std::chrono::seconds(5), caf::get_atom::value)
