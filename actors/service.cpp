@@ -14,6 +14,7 @@ struct service_state {
   service_settings svc;
   sse_settings sse;
   stream_limits limits;
+  size_t max_subscribers = 0;
   std::shared_ptr<const generator_registry> registry;
   std::map<std::string, stream_actor> streams;
   static inline const char* name = "service";
@@ -23,8 +24,14 @@ using self_ptr = service_actor::stateful_pointer<service_state>;
 
 stream_config config_for(self_ptr self, const std::string& id) {
   auto& st = self->state;
-  stream_config cfg{id, st.svc.default_generator, st.svc.default_interval,
-                    st.sse.history_size, st.limits.idle_retention};
+  stream_config cfg;
+  cfg.id = id;
+  cfg.generator_kind = st.svc.default_generator;
+  cfg.interval = st.svc.default_interval;
+  cfg.history_size = st.sse.history_size;
+  cfg.history_bytes = st.sse.history_bytes;
+  cfg.max_subscribers = st.max_subscribers;
+  cfg.idle_retention = st.limits.idle_retention;
   for (auto& s : st.svc.streams)
     if (s.id == id && !s.generator.empty()) {
       cfg.generator_kind = s.generator;
@@ -117,13 +124,13 @@ void start_configured_streams(self_ptr self) {
 }
 
 service_actor::behavior_type
-service_impl(self_ptr self, service_settings svc, sse_settings sse,
-             stream_limits limits,
+service_impl(self_ptr self, service_settings svc, settings cfg,
              std::shared_ptr<const generator_registry> registry) {
   auto& st = self->state;
   st.svc = std::move(svc);
-  st.sse = sse;
-  st.limits = limits;
+  st.sse = cfg.sse;
+  st.limits = cfg.streams;
+  st.max_subscribers = cfg.limits.max_connections_per_stream;
   st.registry = std::move(registry);
   // On shutdown the streams go with their service.
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -194,10 +201,9 @@ service_impl(self_ptr self, service_settings svc, sse_settings sse,
 } // namespace
 
 service_actor spawn_service(caf::actor_system& sys, service_settings svc,
-                            sse_settings sse, stream_limits limits,
+                            const settings& cfg,
                             std::shared_ptr<const generator_registry> registry) {
-  return sys.spawn(service_impl, std::move(svc), sse, limits,
-                   std::move(registry));
+  return sys.spawn(service_impl, std::move(svc), cfg, std::move(registry));
 }
 
 } // namespace eventcast

@@ -13,7 +13,7 @@ namespace eventcast {
 
 /// Spawns a service instance and starts its configured streams.
 service_actor spawn_service(caf::actor_system& sys, service_settings svc,
-                            sse_settings sse, stream_limits limits,
+                            const settings& cfg,
                             std::shared_ptr<const generator_registry> registry);
 
 } // namespace eventcast

@@ -116,10 +116,16 @@ frame connection_frame(self_ptr self, uint64_t client_id) {
     self, {"connection", "Connected to stream " + self->state.cfg.id, data});
 }
 
-uint64_t subscribe(self_ptr self, subscription& sub) {
+caf::result<uint64_t> subscribe(self_ptr self, subscription& sub) {
   auto& st = self->state;
   if (sub.inbox->closed())
     return st.subscribers.size();
+  if (st.cfg.max_subscribers > 0
+      && st.subscribers.size() >= st.cfg.max_subscribers)
+    return make_error(error_code::unavailable,
+                      "stream '" + st.cfg.id + "' has reached its "
+                        + std::to_string(st.cfg.max_subscribers)
+                        + " connections");
   std::vector<frame> first{connection_frame(self, sub.client_id)};
   if (sub.last_event_id) {
     auto replay = st.history.since(*sub.last_event_id, st.seq);
@@ -133,7 +139,7 @@ uint64_t subscribe(self_ptr self, subscription& sub) {
   EC_DEBUG("stream", "client " << sub.client_id << " subscribed to '"
                                << st.cfg.id << "' ("
                                << st.subscribers.size() << " clients)");
-  return st.subscribers.size();
+  return static_cast<uint64_t>(st.subscribers.size());
 }
 
 void spawn_generator(self_ptr self) {
@@ -215,7 +221,7 @@ stream_impl(self_ptr self, stream_config cfg,
             std::shared_ptr<const generator_registry> registry,
             service_actor directory) {
   auto& st = self->state;
-  st.history = history_ring{cfg.history_size};
+  st.history = history_ring{cfg.history_size, cfg.history_bytes};
   st.cfg = std::move(cfg);
   st.registry = std::move(registry);
   st.directory = std::move(directory);

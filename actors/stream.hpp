@@ -16,6 +16,8 @@ struct stream_config {
   std::string generator_kind; // what `start` runs
   millis interval{2000};
   size_t history_size = 1000;
+  size_t history_bytes = 8 * 1024 * 1024;
+  size_t max_subscribers = 0; // 0: unlimited
   millis idle_retention{300000};
 };
 

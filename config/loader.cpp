@@ -295,6 +295,7 @@ handler server_section(http_settings& http) {
        {"body_timeout", duration_field(http.body_timeout)},
        {"keepalive_timeout", duration_field(http.keepalive_timeout)},
        {"request_timeout", duration_field(http.request_timeout)},
+       {"drain_timeout", duration_field(http.drain_timeout)},
        {"cors_origin", text_field(http.cors_origin, true)}});
   };
 }
@@ -308,7 +309,8 @@ handler sse_section(sse_settings& sse) {
        {"heartbeat_interval", duration_field(sse.heartbeat_interval,
                                              millis{100})},
        {"retry", duration_field(sse.retry)},
-       {"history_size", uint_field(sse.history_size, 1, no_limit)}});
+       {"history_size", uint_field(sse.history_size, 1, no_limit)},
+       {"history_bytes", uint_field(sse.history_bytes, 1, no_limit)}});
   };
 }
 
@@ -317,6 +319,21 @@ handler streams_section(stream_limits& limits) {
     apply_fields(x, path,
                  {{"max_streams", uint_field(limits.max_streams, 1, no_limit)},
                   {"idle_retention", duration_field(limits.idle_retention)}});
+  };
+}
+
+handler limits_section(limit_settings& limits) {
+  return [&limits](const node& x, const std::string& path) {
+    apply_fields(
+      x, path,
+      {{"max_connections", uint_field(limits.max_connections, 0, no_limit)},
+       {"max_connections_per_stream",
+        uint_field(limits.max_connections_per_stream, 0, no_limit)},
+       {"max_connections_per_ip",
+        uint_field(limits.max_connections_per_ip, 0, no_limit)},
+       {"publish_rate", uint_field(limits.publish_rate, 0, no_limit)},
+       {"publish_burst", uint_field(limits.publish_burst, 1, no_limit)},
+       {"client_ttl", duration_field(limits.client_ttl)}});
   };
 }
 
@@ -534,7 +551,7 @@ std::string read_file(const std::string& path) {
 settings parse_yaml(std::string_view yaml_text, settings base) {
   const node doc = load_document(yaml_text);
   if (!doc.IsNull() && !doc.IsMap())
-    fail_got("document", "a mapping of sections (app, server, sse, streams,"
+    fail_got("document", "a mapping of sections (app, server, sse, streams, limits,"
                          " services)",
              doc);
   apply_fields(doc, "",
@@ -542,6 +559,7 @@ settings parse_yaml(std::string_view yaml_text, settings base) {
                 {"server", server_section(base.http)},
                 {"sse", sse_section(base.sse)},
                 {"streams", streams_section(base.streams)},
+                {"limits", limits_section(base.limits)},
                 {"services", services_section(base.services)}});
   return base;
 }

@@ -5,11 +5,14 @@
 namespace eventcast {
 
 void history_ring::append(uint64_t seq, frame f) {
-  if (capacity_ == 0)
+  if (capacity_ == 0 || f->size() > max_bytes_)
     return;
-  if (entries_.size() == capacity_)
-    entries_.pop_front();
+  bytes_ += f->size();
   entries_.push_back({seq, std::move(f)});
+  while (entries_.size() > capacity_ || bytes_ > max_bytes_) {
+    bytes_ -= entries_.front().data->size();
+    entries_.pop_front();
+  }
 }
 
 history_ring::replay history_ring::since(uint64_t last_seen,

@@ -4,6 +4,7 @@
 // stream actor.
 
 #include <cstdint>
+#include <cstddef>
 #include <deque>
 #include <optional>
 #include <vector>
@@ -14,7 +15,9 @@ namespace eventcast {
 
 class history_ring {
 public:
-  explicit history_ring(size_t capacity) : capacity_(capacity) {}
+  /// Holds at most `capacity` events and `max_bytes` of frames.
+  explicit history_ring(size_t capacity, size_t max_bytes = SIZE_MAX)
+    : capacity_(capacity), max_bytes_(max_bytes) {}
 
   void append(uint64_t seq, frame f);
 
@@ -29,6 +32,7 @@ public:
   replay since(uint64_t last_seen, uint64_t latest) const;
 
   size_t size() const { return entries_.size(); }
+  size_t bytes() const { return bytes_; }
 
 private:
   struct entry {
@@ -36,6 +40,8 @@ private:
     frame data;
   };
   size_t capacity_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
   std::deque<entry> entries_;
 };
 

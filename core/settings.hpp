@@ -41,6 +41,7 @@ struct http_settings {
   millis body_timeout{30000};
   millis keepalive_timeout{60000}; // idle keep-alive connections, later requests
   millis request_timeout{5000};    // waiting for an actor's reply
+  millis drain_timeout{5000};      // SIGTERM: longest wait for streams to end
   std::string cors_origin = "*";
 };
 
@@ -50,6 +51,17 @@ struct sse_settings {
   millis heartbeat_interval{15000};
   millis retry{3000};
   size_t history_size = 1000;
+  size_t history_bytes = 8 * 1024 * 1024; // per stream
+};
+
+/// Protection against overload; 0 means unlimited.
+struct limit_settings {
+  size_t max_connections = 10000; // SSE connections in total
+  size_t max_connections_per_stream = 0;
+  size_t max_connections_per_ip = 0;
+  size_t publish_rate = 0;   // broadcasts per second per client address
+  size_t publish_burst = 50; // tokens a client may save up
+  millis client_ttl{24 * 3600 * 1000}; // then: retry and reconnect
 };
 
 struct stream_limits {
@@ -63,6 +75,7 @@ struct settings {
   http_settings http;
   sse_settings sse;
   stream_limits streams;
+  limit_settings limits;
   std::vector<service_settings> services;
 };
 

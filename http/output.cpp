@@ -105,7 +105,8 @@ struct connection {
   bool finishing = false; // the last bytes are queued
   bool registered = false; // with the epoll set
   bool watching_out = false;
-  clock_type::time_point last_write = clock_type::now();
+  clock_type::time_point opened = clock_type::now();
+  clock_type::time_point last_write = opened;
 };
 
 using connection_ptr = std::shared_ptr<connection>;
@@ -119,6 +120,7 @@ uint64_t next_connection_id() {
 
 struct output_reactor::impl : std::enable_shared_from_this<impl> {
   sse_settings sse;
+  millis client_ttl{0};
   std::atomic<size_t>* streams = nullptr;
   int epoll_fd = -1;
   int event_fd = -1;
@@ -319,19 +321,29 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
       }
   }
 
-  void send_heartbeats(clock_type::time_point now) {
-    std::vector<connection_ptr> due;
+  /// Heartbeats for idle streams; a retry and the end for expired ones.
+  void sweep(clock_type::time_point now) {
+    std::vector<connection_ptr> idle;
+    std::vector<connection_ptr> expired;
     for (auto& kv : conns) {
       auto& c = *kv.second;
-      if (c.inbox && !c.finishing && c.out.empty()
-          && now - c.last_write >= sse.heartbeat_interval)
-        due.push_back(kv.second);
+      if (!c.inbox || c.finishing)
+        continue;
+      if (now - c.opened >= client_ttl)
+        expired.push_back(kv.second);
+      else if (c.out.empty() && now - c.last_write >= sse.heartbeat_interval)
+        idle.push_back(kv.second);
     }
-    for (auto& c : due) {
+    for (auto& c : expired)
+      c->inbox->close(close_reason::expired);
+    for (auto& c : idle) {
       std::vector<frame> frames{heartbeat};
       queue_chunk(*c, frames);
-      flush(*c);
     }
+    for (auto& list : {idle, expired})
+      for (auto& c : list)
+        if (conns.count(c->id))
+          flush(*c);
   }
 
   bool stopping(millis& drain_out) {
@@ -374,16 +386,17 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
       }
       auto now = clock_type::now();
       if (now >= next_sweep) {
-        send_heartbeats(now);
+        sweep(now);
         next_sweep = now + sweep_period;
       }
     }
   }
 };
 
-output_reactor::output_reactor(sse_settings sse)
+output_reactor::output_reactor(sse_settings sse, millis client_ttl)
   : impl_(std::make_shared<impl>()) {
   impl_->sse = std::move(sse);
+  impl_->client_ttl = client_ttl;
   impl_->streams = &streams_;
 }
 

@@ -19,7 +19,9 @@ namespace eventcast::http {
 
 class output_reactor {
 public:
-  explicit output_reactor(sse_settings sse);
+  /// Streams older than `client_ttl` end with a `retry:`, so that their
+  /// clients reconnect and resume.
+  output_reactor(sse_settings sse, millis client_ttl);
   ~output_reactor();
 
   output_reactor(const output_reactor&) = delete;

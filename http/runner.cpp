@@ -11,8 +11,6 @@ namespace eventcast::http {
 
 namespace {
 
-constexpr millis drain_window{5000};
-
 /// Blocks the shutdown signals in every thread started after this call, so
 /// that only the main thread's sigwait sees them.
 sigset_t block_shutdown_signals() {
@@ -46,7 +44,7 @@ int serve(caf::actor_system& sys, const settings& cfg,
   sigwait(&signals, &sig);
   EC_INFO("app", "received " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
                              << ", shutting down");
-  srv.stop(drain_window);
+  srv.stop(cfg.http.drain_timeout);
   return 0;
 }
 
@@ -59,7 +57,7 @@ spawn_services(caf::actor_system& sys, const settings& cfg,
   for (auto& svc : cfg.services) {
     EC_INFO("app", "service '" << svc.name << "' at " << svc.path);
     mounts.push_back(
-      {svc.path, spawn_service(sys, svc, cfg.sse, cfg.streams, registry)});
+      {svc.path, spawn_service(sys, svc, cfg, registry)});
   }
   return mounts;
 }

@@ -14,6 +14,7 @@
 
 #include "core/errors.hpp"
 #include "core/json.hpp"
+#include "core/limits.hpp"
 #include "core/log.hpp"
 #include "core/route.hpp"
 #include "core/stream_info.hpp"
@@ -35,9 +36,17 @@ struct context {
   std::vector<std::string> paths;
   output_reactor output;
   std::atomic<uint64_t> client_ids{0};
+  connection_counter connections;
+  rate_limiter publishes;
 
   context(caf::actor_system& sys, settings c, std::vector<mount> ms)
-    : sys(sys), cfg(std::move(c)), mounts(std::move(ms)), output(cfg.sse) {
+    : sys(sys),
+      cfg(std::move(c)),
+      mounts(std::move(ms)),
+      output(cfg.sse, cfg.limits.client_ttl),
+      connections(cfg.limits.max_connections,
+                  cfg.limits.max_connections_per_ip),
+      publishes(cfg.limits.publish_rate, cfg.limits.publish_burst) {
     for (auto& m : mounts)
       paths.push_back(m.path);
   }
@@ -147,17 +156,38 @@ std::string control_message(route_kind kind, const std::string& id) {
   }
 }
 
+/// A subscribe refused for load: a browser's EventSource gives up for good
+/// on anything but 200, so it gets a 200 whose stream ends at once with a
+/// jittered `retry:`, and comes back later.
+void refuse_stream(context& ctx, int fd, const route_match& m,
+                   const std::string& why) {
+  EC_DEBUG("http", "subscribe to '" << m.stream_id << "' refused: " << why);
+  response_options opts{ctx.cfg.http.cors_origin, true};
+  ctx.output
+    .open_stream(fd, sse_head(opts, ctx.cfg.sse.retry.count()), m.stream_id,
+                 nullptr)
+    ->close(close_reason::shutdown);
+}
+
 void subscribe(context& ctx, const Http::Request& req, const route_match& m,
                int fd) {
+  auto address = req.address().host();
+  auto verdict = ctx.connections.try_acquire(address);
+  if (verdict != connection_counter::verdict::admitted)
+    return refuse_stream(ctx, fd, m,
+                         verdict == connection_counter::verdict::total_full
+                           ? "the server's connection limit is reached"
+                           : "the client's connection limit is reached");
   auto svc = ctx.mounts[m.service].service;
   auto client_id = ++ctx.client_ids;
   response_options opts{ctx.cfg.http.cors_origin, true};
   auto stream_id = m.stream_id;
   auto inbox = ctx.output.open_stream(
     fd, sse_head(opts, ctx.cfg.sse.retry.count()), stream_id,
-    [svc, stream_id, client_id] {
+    [&ctx, address, svc, stream_id, client_id] {
       EC_DEBUG("http", "client " << client_id << " disconnected from '"
                                  << stream_id << "'");
+      ctx.connections.release(address);
       caf::anon_send(svc, unsub_atom::value, stream_id, client_id);
     });
   EC_DEBUG("http", "client " << client_id << " from "
@@ -178,6 +208,11 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
 
 void broadcast(context& ctx, const Http::Request& req, const route_match& m,
                responder_ptr r) {
+  if (!ctx.publishes.allow(req.address().host(),
+                           std::chrono::steady_clock::now()))
+    return r->fail(error_code::rate_limited,
+                   "too many broadcasts from this address; slow down", {},
+                   "Retry-After: 1\r\n");
   if (req.body().size() > ctx.cfg.http.max_body_bytes)
     return r->fail(error_code::payload_too_large,
                    "the body is larger than "
