@@ -30,14 +30,14 @@ struct stream_state {
   bool paused = false;
   caf::actor generator;
   uint64_t generation = 0;
-  std::chrono::steady_clock::time_point spawned_at;
+  caf::actor_clock::time_point spawned_at;
   millis backoff = first_backoff;
   // Counters shown in stream info.
   uint64_t dropped = 0;
   uint64_t slow_disconnects = 0;
   uint64_t restarts = 0;
-  std::chrono::steady_clock::time_point idle_since
-    = std::chrono::steady_clock::now();
+  // Times come from the actor clock, so tests can move it.
+  caf::actor_clock::time_point idle_since;
   static inline const char* name = "stream";
 };
 
@@ -116,12 +116,25 @@ frame connection_frame(self_ptr self, uint64_t client_id) {
     self, {"connection", "Connected to stream " + self->state.cfg.id, data});
 }
 
+void prune_closed(self_ptr self) {
+  auto& subs = self->state.subscribers;
+  for (auto it = subs.begin(); it != subs.end();)
+    it = it->second->closed() ? subs.erase(it) : std::next(it);
+}
+
+bool full(self_ptr self) {
+  auto limit = self->state.cfg.max_subscribers;
+  if (limit == 0 || self->state.subscribers.size() < limit)
+    return false;
+  prune_closed(self);
+  return self->state.subscribers.size() >= limit;
+}
+
 caf::result<uint64_t> subscribe(self_ptr self, subscription& sub) {
   auto& st = self->state;
   if (sub.inbox->closed())
     return st.subscribers.size();
-  if (st.cfg.max_subscribers > 0
-      && st.subscribers.size() >= st.cfg.max_subscribers)
+  if (full(self))
     return make_error(error_code::unavailable,
                       "stream '" + st.cfg.id + "' has reached its "
                         + std::to_string(st.cfg.max_subscribers)
@@ -149,7 +162,7 @@ void spawn_generator(self_ptr self) {
                                     params);
   if (!st.generator)
     return;
-  st.spawned_at = std::chrono::steady_clock::now();
+  st.spawned_at = self->clock().now();
   self->monitor(st.generator);
   if (st.paused)
     caf::anon_send(st.generator, pause_atom::value);
@@ -171,7 +184,7 @@ void on_generator_down(self_ptr self, const caf::down_msg& dm) {
     return;
   st.generator = nullptr;
   ++st.restarts;
-  if (std::chrono::steady_clock::now() - st.spawned_at > healthy_run)
+  if (self->clock().now() - st.spawned_at > healthy_run)
     st.backoff = first_backoff;
   auto reason = to_string(dm.reason);
   EC_ERROR("stream", "generator '" << st.cfg.generator_kind << "' of stream '"
@@ -197,16 +210,10 @@ bool idle(self_ptr self) {
   return self->state.subscribers.empty() && !self->state.running;
 }
 
-void prune_closed(self_ptr self) {
-  auto& subs = self->state.subscribers;
-  for (auto it = subs.begin(); it != subs.end();)
-    it = it->second->closed() ? subs.erase(it) : std::next(it);
-}
-
 void check_idle(self_ptr self) {
   auto& st = self->state;
   prune_closed(self);
-  auto now = std::chrono::steady_clock::now();
+  auto now = self->clock().now();
   if (!idle(self))
     st.idle_since = now;
   else if (now - st.idle_since >= st.cfg.idle_retention)
@@ -225,6 +232,7 @@ stream_impl(self_ptr self, stream_config cfg,
   st.cfg = std::move(cfg);
   st.registry = std::move(registry);
   st.directory = std::move(directory);
+  st.idle_since = self->clock().now();
   self->set_down_handler(
     [self](caf::down_msg& dm) { on_generator_down(self, dm); });
   check_idle(self);

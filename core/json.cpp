@@ -70,8 +70,9 @@ object_writer& object_writer::field(std::string_view k, double v) {
     out_ += "null";
     return *this;
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
+  char buf[40];
+  // Two decimals read best for figures; huge values keep their magnitude.
+  std::snprintf(buf, sizeof buf, std::fabs(v) < 1e15 ? "%.2f" : "%.17g", v);
   out_ += buf;
   return *this;
 }
@@ -125,9 +126,7 @@ required_string(const rapidjson::Value& obj, const char* name) {
   return std::string{it->value.GetString(), it->value.GetStringLength()};
 }
 
-} // namespace
-
-broadcast_result parse_broadcast(std::string_view body) {
+broadcast_result parse_checked(std::string_view body) {
   rapidjson::Document doc;
   doc.Parse<strict_parse>(body.data(), body.size());
   if (doc.HasParseError())
@@ -169,7 +168,28 @@ broadcast_result parse_broadcast(std::string_view body) {
   return req;
 }
 
+bool all_valid_utf8(const broadcast_request& req) {
+  return valid_utf8(req.event.type) && valid_utf8(req.event.message)
+         && valid_utf8(req.event.data_json);
+}
+
+} // namespace
+
+broadcast_result parse_broadcast(std::string_view body) {
+  // RapidJSON stops at a NUL byte and lets a lone low surrogate escape
+  // through as invalid UTF-8; both must not reach subscribers.
+  if (body.find('\0') != std::string_view::npos)
+    return field_error{"invalid_json", "", "malformed JSON: NUL byte"};
+  auto parsed = parse_checked(body);
+  if (auto* req = std::get_if<broadcast_request>(&parsed);
+      req && !all_valid_utf8(*req))
+    return field_error{"invalid_json", "", "invalid UTF-8 in a string"};
+  return parsed;
+}
+
 bool is_object(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos)
+    return false;
   rapidjson::Document doc;
   doc.Parse<strict_parse>(text.data(), text.size());
   return !doc.HasParseError() && doc.IsObject();

@@ -27,10 +27,12 @@ mailbox::push_result mailbox::push(frame f) {
         ++dropped_total_;
         result = push_result::overflow;
       } else {
-        queue_.pop_front();
         ++missed_;
         ++dropped_total_;
         result = push_result::dropped_oldest;
+        if (queue_.empty())
+          return result; // capacity 0: nothing older to drop
+        queue_.pop_front();
       }
     }
     if (result != push_result::overflow)

@@ -48,15 +48,14 @@ bool find_target(std::string_view rest, target& out) {
     return false;
   auto tail = rest.substr(8);
   for (auto& action : stream_actions)
-    if (ends_with(tail, action.suffix)
-        && tail.size() > action.suffix.size()) {
+    if (ends_with(tail, action.suffix)) {
       auto id = tail.substr(0, tail.size() - action.suffix.size());
       if (id.find('/') == std::string_view::npos) {
         out = {action.kind, "POST", std::string{id}};
         return true;
       }
     }
-  if (tail.empty() || tail.find('/') != std::string_view::npos)
+  if (tail.find('/') != std::string_view::npos)
     return false;
   out = {route_kind::subscribe, "GET", std::string{tail}};
   return true;
