@@ -52,12 +52,15 @@ public:
     iov_.push_back({const_cast<char*>(data), size});
   }
 
-  /// writev as much as the socket takes: >0 bytes, 0 when it would block,
-  /// -1 on a dead connection.
+  /// Writes as much as the socket takes, in one call: >0 bytes, 0 when it
+  /// would block, -1 on a dead connection. sendmsg rather than writev for
+  /// MSG_NOSIGNAL: a peer that left must not raise SIGPIPE.
   ssize_t write_to(int fd) {
     for (;;) {
-      auto count = std::min<size_t>(iov_.size() - first_, max_iov);
-      auto n = ::writev(fd, iov_.data() + first_, static_cast<int>(count));
+      msghdr msg{};
+      msg.msg_iov = iov_.data() + first_;
+      msg.msg_iovlen = std::min<size_t>(iov_.size() - first_, max_iov);
+      auto n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
       if (n >= 0) {
         consume(static_cast<size_t>(n));
         return n;

@@ -4,7 +4,7 @@
 // its one thread. It owns a duplicate of each client socket's descriptor, so
 // a descriptor number Pistache reuses for a new connection can never receive
 // bytes meant for an old one, and it writes each subscriber's pending frames
-// in one writev, with real back-pressure (EAGAIN + EPOLLOUT).
+// in one sendmsg, with real back-pressure (EAGAIN + EPOLLOUT).
 
 #include <atomic>
 #include <functional>

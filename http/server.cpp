@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <charconv>
-#include <limits>
 #include <optional>
 
 #include <pistache/endpoint.h>
@@ -129,21 +127,15 @@ std::optional<std::string> header(const Http::Request& req,
   return std::nullopt;
 }
 
-/// The Last-Event-ID of a reconnect (header first, then the query
-/// parameter). An id that is not ours counts as unknown: the client gets
-/// what history holds.
+/// The Last-Event-ID of a reconnect: the header first, then the query
+/// parameter for first connects and clients that cannot set headers.
 std::optional<uint64_t> last_event_id(const Http::Request& req) {
   auto text = header(req, "Last-Event-ID");
   if (!text)
     text = req.query().get("last_event_id");
   if (!text || text->empty())
     return std::nullopt;
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(),
-                                   value);
-  if (ec != std::errc{} || end != text->data() + text->size())
-    return std::numeric_limits<uint64_t>::max();
-  return value;
+  return parse_last_event_id(*text);
 }
 
 std::string control_message(route_kind kind, const std::string& id) {

@@ -1,0 +1,241 @@
+// The output reactor against real sockets (socketpairs): framing, sharing,
+// back-pressure, overflow, disconnects, and producers on other threads.
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "core/sse.hpp"
+#include "http/output.hpp"
+
+namespace {
+
+using namespace eventcast;
+using namespace std::chrono_literals;
+
+constexpr auto deadline_after = 10s;
+
+struct socket_pair {
+  int server = -1; // handed to the reactor
+  int client = -1; // read by the test
+
+  socket_pair() {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+    server = fds[0];
+    client = fds[1];
+  }
+
+  ~socket_pair() {
+    if (client >= 0)
+      ::close(client);
+  }
+
+  /// Reads until `done(text)` holds or the deadline passes.
+  template <class Pred>
+  std::string read_until(Pred done, std::string text = {}) {
+    auto deadline = std::chrono::steady_clock::now() + deadline_after;
+    char buf[65536];
+    while (!done(text) && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{client, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0)
+        continue;
+      auto n = ::read(client, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      text.append(buf, static_cast<size_t>(n));
+    }
+    return text;
+  }
+
+  bool closed_by_peer() {
+    auto deadline = std::chrono::steady_clock::now() + deadline_after;
+    char buf[65536];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{client, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0)
+        continue;
+      if (::read(client, buf, sizeof buf) == 0)
+        return true;
+    }
+    return false;
+  }
+};
+
+auto contains(std::string needle) {
+  return [needle](const std::string& text) {
+    return text.find(needle) != std::string::npos;
+  };
+}
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos;
+       pos = text.find(needle, pos + 1))
+    ++n;
+  return n;
+}
+
+frame make_frame(uint64_t seq) {
+  return std::make_shared<const std::string>(
+    sse::data_frame(seq, "{\"n\":" + std::to_string(seq) + "}"));
+}
+
+sse_settings fast_settings(size_t capacity = 100) {
+  sse_settings s;
+  s.mailbox_capacity = capacity;
+  s.heartbeat_interval = millis{200};
+  s.retry = millis{1000};
+  return s;
+}
+
+struct OutputReactor : ::testing::Test {
+  http::output_reactor out{fast_settings(), millis{3600000}};
+  OutputReactor() { out.start(); }
+  ~OutputReactor() override { out.stop(millis{0}); }
+};
+
+TEST_F(OutputReactor, WritesHeadThenFramesAsChunks) {
+  socket_pair sp;
+  auto inbox = out.open_stream(sp.server, "HEAD\r\n\r\n", "s", nullptr);
+  inbox->push(make_frame(1));
+  inbox->push(make_frame(2));
+  auto text = sp.read_until(contains("{\"n\":2}"));
+  ASSERT_EQ(text.rfind("HEAD\r\n\r\n", 0), 0u) << text;
+  // Each chunk is "<hex size>\r\n<frames>\r\n".
+  auto body = text.substr(8);
+  auto crlf = body.find("\r\n");
+  auto size = std::stoul(body.substr(0, crlf), nullptr, 16);
+  EXPECT_EQ(body.substr(crlf + 2, size).rfind("id: 1\ndata: {\"n\":1}\n\n", 0),
+            0u);
+  EXPECT_EQ(count(text, "id: "), 2u);
+}
+
+TEST_F(OutputReactor, SendsHeartbeatsOnIdleStreams) {
+  socket_pair sp;
+  out.open_stream(sp.server, "H\r\n\r\n", "s", nullptr);
+  auto text = sp.read_until(
+    [](const std::string& t) { return count(t, ": heartbeat") >= 2; });
+  EXPECT_GE(count(text, ": heartbeat\n\n"), 2u);
+}
+
+TEST_F(OutputReactor, PlainResponseIsWrittenAndConnectionClosed) {
+  socket_pair sp;
+  out.respond(sp.server, "HTTP/1.1 200 OK\r\n\r\nbody", true);
+  auto text = sp.read_until(contains("body"));
+  EXPECT_EQ(text, "HTTP/1.1 200 OK\r\n\r\nbody");
+  EXPECT_TRUE(sp.closed_by_peer());
+}
+
+TEST_F(OutputReactor, ClientThatLeavesIsReportedOnceAndCounted) {
+  socket_pair sp;
+  std::atomic<int> closes{0};
+  auto inbox = out.open_stream(sp.server, "H\r\n\r\n", "s",
+                               [&closes] { ++closes; });
+  sp.read_until(contains("H\r\n\r\n"));
+  EXPECT_EQ(out.streams(), 1u);
+  ::close(sp.client);
+  sp.client = -1;
+  auto deadline = std::chrono::steady_clock::now() + deadline_after;
+  while (closes == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(closes, 1);
+  EXPECT_TRUE(inbox->closed());
+  EXPECT_EQ(out.streams(), 0u);
+  EXPECT_EQ(inbox->push(make_frame(1)), mailbox::push_result::closed);
+}
+
+TEST_F(OutputReactor, ReaderThatStopsOverflowsItsMailboxAndIsDisconnected) {
+  socket_pair sp;
+  std::atomic<int> closes{0};
+  auto inbox = out.open_stream(sp.server, "H\r\n\r\n", "s",
+                               [&closes] { ++closes; });
+  // Never read: the socket buffer fills, then the bounded mailbox.
+  auto big = std::make_shared<const std::string>(
+    sse::data_frame(1, std::string(16384, 'x')));
+  auto result = mailbox::push_result::queued;
+  for (int i = 0; i < 100000 && result != mailbox::push_result::overflow; ++i) {
+    result = inbox->push(big);
+    if (result == mailbox::push_result::queued && i % 100 == 0)
+      std::this_thread::sleep_for(1ms); // let the reactor fill the socket
+  }
+  EXPECT_EQ(result, mailbox::push_result::overflow);
+  EXPECT_LE(inbox->size(), 100u);
+  // The stream ends with the last chunk once the reader drains the socket.
+  auto text = sp.read_until(contains("0\r\n\r\n"));
+  EXPECT_NE(text.find("0\r\n\r\n"), std::string::npos);
+  EXPECT_TRUE(sp.closed_by_peer());
+  EXPECT_EQ(closes, 1);
+}
+
+TEST_F(OutputReactor, FramesFromManyThreadsArriveCompleteAndInOrderPerThread) {
+  constexpr int producers = 4;
+  constexpr int per_producer = 2000;
+  socket_pair sp;
+  http::output_reactor big{fast_settings(producers * per_producer),
+                           millis{3600000}};
+  big.start();
+  auto inbox = big.open_stream(sp.server, "H\r\n\r\n", "s", nullptr);
+  std::vector<std::thread> threads;
+  for (int p = 0; p < producers; ++p)
+    threads.emplace_back([&, p] {
+      for (int i = 0; i < per_producer; ++i)
+        inbox->push(std::make_shared<const std::string>(sse::data_frame(
+          static_cast<uint64_t>(p * per_producer + i), "x")));
+    });
+  auto text = sp.read_until([&](const std::string& t) {
+    return count(t, "data: x\n\n") == producers * per_producer;
+  });
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(count(text, "data: x\n\n"), size_t{producers * per_producer});
+  for (int p = 0; p < producers; ++p) {
+    size_t last = 0;
+    for (int i = 0; i < per_producer; ++i) {
+      auto pos = text.find(
+        "id: " + std::to_string(p * per_producer + i) + "\n");
+      ASSERT_NE(pos, std::string::npos);
+      ASSERT_GE(pos, last) << "producer " << p << " frame " << i;
+      last = pos;
+    }
+  }
+  big.stop(millis{0});
+}
+
+TEST(OutputReactorDrain, StopEndsStreamsWithJitteredRetry) {
+  socket_pair sp;
+  http::output_reactor out{fast_settings(), millis{3600000}};
+  out.start();
+  auto inbox = out.open_stream(sp.server, "H\r\n\r\n", "s", nullptr);
+  inbox->push(make_frame(7));
+  sp.read_until(contains("id: 7"));
+  out.stop(millis{2000});
+  auto text = sp.read_until(contains("0\r\n\r\n"));
+  auto pos = text.find("retry: ");
+  ASSERT_NE(pos, std::string::npos) << text;
+  auto retry = std::stol(text.substr(pos + 7));
+  EXPECT_GE(retry, 1000);
+  EXPECT_LE(retry, 2000);
+  EXPECT_TRUE(sp.closed_by_peer());
+}
+
+TEST(OutputReactorTtl, ExpiredStreamEndsWithRetry) {
+  socket_pair sp;
+  http::output_reactor out{fast_settings(), millis{300}};
+  out.start();
+  out.open_stream(sp.server, "H\r\n\r\n", "s", nullptr);
+  auto text = sp.read_until(contains("0\r\n\r\n"));
+  EXPECT_NE(text.find("retry: "), std::string::npos) << text;
+  EXPECT_TRUE(sp.closed_by_peer());
+  out.stop(millis{0});
+}
+
+} // namespace
