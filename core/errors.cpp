@@ -25,6 +25,10 @@ constexpr error_row error_table[] = {
   {error_code::rate_limited, "rate_limited", 429},
   {error_code::unavailable, "unavailable", 503},
   {error_code::timeout, "timeout", 504},
+  {error_code::bad_request, "bad_request", 400},
+  {error_code::length_required, "length_required", 411},
+  {error_code::header_too_large, "header_too_large", 431},
+  // Last: the fallback for codes not in the table.
   {error_code::internal, "internal_error", 500},
 };
 

@@ -21,6 +21,9 @@ enum class error_code : uint8_t {
   unavailable,
   timeout,
   internal,
+  bad_request,
+  length_required,
+  header_too_large,
 };
 
 /// "invalid_json", "stream_not_found", ...

@@ -26,6 +26,9 @@ mailbox::push_result mailbox::push(frame f) {
         closed_ = close_reason::overflow;
         ++dropped_total_;
         result = push_result::overflow;
+        // The consumer may be waiting for a reader that never reads: it
+        // must hear of the close even if it was already told of frames.
+        consumer_notified_ = false;
       } else {
         ++missed_;
         ++dropped_total_;
@@ -82,6 +85,7 @@ bool mailbox::close(close_reason why) {
     if (closed_ != close_reason::none)
       return false;
     closed_ = why;
+    consumer_notified_ = false; // a close always reaches the consumer
     wake = claim_wake_locked();
   }
   if (wake)
@@ -92,6 +96,11 @@ bool mailbox::close(close_reason why) {
 bool mailbox::closed() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return closed_ != close_reason::none;
+}
+
+close_reason mailbox::reason() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return closed_;
 }
 
 uint64_t mailbox::dropped_total() const {

@@ -19,7 +19,8 @@ enum class close_reason { none, client_gone, overflow, shutdown, expired };
 class mailbox {
 public:
   /// `wake` is called (outside the lock) when the consumer has new work:
-  /// frames after it found the queue empty, or the mailbox closed.
+  /// frames after it found the queue empty, and always when the mailbox
+  /// closes.
   mailbox(size_t capacity, overflow_policy policy, std::function<void()> wake);
 
   enum class push_result { queued, dropped_oldest, overflow, closed };
@@ -46,6 +47,7 @@ public:
   bool close(close_reason why);
 
   bool closed() const;
+  close_reason reason() const;
   uint64_t dropped_total() const;
   size_t size() const;
 

@@ -8,9 +8,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -29,6 +31,8 @@ using clock_type = std::chrono::steady_clock;
 constexpr size_t max_frames_per_batch = 256;
 constexpr int max_iov = IOV_MAX < 1024 ? IOV_MAX : 1024;
 constexpr std::chrono::milliseconds sweep_period{500};
+// How long a stream's last bytes may wait for a reader before we give up.
+constexpr std::chrono::seconds finish_grace{5};
 const std::string crlf = "\r\n";
 const std::string last_chunk = "0\r\n\r\n";
 
@@ -96,17 +100,29 @@ private:
   size_t first_ = 0;
 };
 
+/// One response waiting for its turn on a connection.
+struct slot {
+  std::string bytes;
+  bool close_after = false;
+  std::shared_ptr<mailbox> inbox; // set: the response is an SSE stream
+  std::string stream_id;
+  std::function<void()> on_close;
+};
+
 struct connection {
   uint64_t id = 0;
   int fd = -1;
-  std::shared_ptr<mailbox> inbox; // null for a plain response
+  uint64_t next_index = 0;          // the response to write next
+  std::map<uint64_t, slot> waiting; // responses that came early
+  std::optional<uint64_t> detached_after;
+  std::shared_ptr<mailbox> inbox;   // once the connection is a stream
   std::string stream_id;
   std::function<void()> on_close;
   out_buffer out;
   char chunk_head[24] = {};
-  bool close_connection = false;
-  bool finishing = false; // the last bytes are queued
-  bool registered = false; // with the epoll set
+  bool close_after = false; // shut down once `out` is written
+  bool finishing = false;   // the stream's last bytes are queued
+  bool registered = false;  // with the epoll set
   bool watching_out = false;
   clock_type::time_point opened = clock_type::now();
   clock_type::time_point last_write = opened;
@@ -119,23 +135,33 @@ uint64_t next_connection_id() {
   return ++counter;
 }
 
+/// Work handed to the output thread, applied in the order it was given.
+struct command {
+  enum kind { attach, respond, detach } what = attach;
+  uint64_t conn = 0;
+  uint64_t index = 0;
+  int fd = -1;
+  slot payload;
+};
+
 } // namespace
 
-struct output_reactor::impl : std::enable_shared_from_this<impl> {
+struct output_reactor::impl {
   sse_settings sse;
   millis client_ttl{0};
   std::atomic<size_t>* streams = nullptr;
   int epoll_fd = -1;
   int event_fd = -1;
 
-  std::mutex mtx; // guards the three fields below
-  std::vector<connection_ptr> adopted;
+  std::mutex mtx; // guards the four fields below
+  std::vector<command> commands;
   std::vector<uint64_t> ready;
   bool stop_requested = false;
   millis drain{0};
 
   // Only the output thread touches these.
   std::unordered_map<uint64_t, connection_ptr> conns;
+  bool draining = false;
   frame heartbeat = std::make_shared<const std::string>(
     sse::comment_frame("heartbeat"));
   std::mt19937 rng{std::random_device{}()};
@@ -152,8 +178,9 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
   ~impl() {
     for (auto& kv : conns)
       ::close(kv.second->fd);
-    for (auto& c : adopted)
-      ::close(c->fd);
+    for (auto& c : commands)
+      if (c.what == command::attach)
+        ::close(c.fd);
     ::close(event_fd);
     ::close(epoll_fd);
   }
@@ -163,27 +190,31 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
     [[maybe_unused]] auto n = ::write(event_fd, &one, sizeof one);
   }
 
-  /// Called by producers (any thread).
+  // -- any thread --------------------------------------------------------------
+
   void schedule(uint64_t id) {
     bool first;
     {
       std::lock_guard<std::mutex> guard{mtx};
-      first = ready.empty() && adopted.empty();
+      first = ready.empty() && commands.empty();
       ready.push_back(id);
     }
     if (first)
       notify();
   }
 
-  void adopt(connection_ptr c) {
+  void post(command cmd) {
+    bool first;
     {
       std::lock_guard<std::mutex> guard{mtx};
-      adopted.push_back(std::move(c));
+      first = ready.empty() && commands.empty();
+      commands.push_back(std::move(cmd));
     }
-    notify();
+    if (first)
+      notify();
   }
 
-  // -- output thread ---------------------------------------------------------
+  // -- output thread -----------------------------------------------------------
 
   void watch(connection& c, bool out) {
     epoll_event ev{};
@@ -195,11 +226,27 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
     c.watching_out = out;
   }
 
-  void release(connection& c, close_reason why) {
+  static void end_unstarted_stream(slot& s) {
+    if (!s.inbox)
+      return;
+    s.inbox->close(close_reason::client_gone);
+    if (s.on_close)
+      s.on_close();
+  }
+
+  /// Ends the connection. `abort` discards unsent bytes (a reader that
+  /// stopped reading); otherwise what was written is delivered, then FIN.
+  void release(connection& c, close_reason why, bool abort = false) {
     if (c.registered)
       ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
-    if (why != close_reason::client_gone && c.close_connection)
-      ::shutdown(c.fd, SHUT_WR);
+    if (abort) {
+      linger hard{1, 0};
+      ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+      ::shutdown(c.fd, SHUT_RDWR);
+    } else if (why != close_reason::client_gone) {
+      // Shut the socket itself: Pistache may still hold a descriptor of it.
+      ::shutdown(c.fd, c.close_after ? SHUT_WR : SHUT_RDWR);
+    }
     ::close(c.fd);
     if (c.inbox) {
       c.inbox->close(why);
@@ -207,6 +254,8 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
       if (c.on_close)
         c.on_close();
     }
+    for (auto& kv : c.waiting)
+      end_unstarted_stream(kv.second);
     conns.erase(c.id);
   }
 
@@ -238,7 +287,8 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
     queue_chunk(c, frames);
     c.out.add_static(last_chunk);
     c.finishing = true;
-    c.close_connection = true;
+    c.close_after = true;
+    c.last_write = clock_type::now(); // the grace period starts now
   }
 
   /// Moves the next frames of the mailbox into the out buffer; false when
@@ -254,15 +304,56 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
       queue_chunk(c, batch.frames);
       return true;
     }
-    if (batch.closed == close_reason::none)
-      return false;
-    if (batch.closed == close_reason::client_gone)
+    if (batch.closed == close_reason::none
+        || batch.closed == close_reason::client_gone)
       return false;
     queue_end(c, batch.closed);
     return true;
   }
 
+  /// Takes the responses whose turn has come, in request order.
+  void admit_waiting(connection& c) {
+    while (!c.inbox && !c.close_after) {
+      auto it = c.waiting.find(c.next_index);
+      if (it == c.waiting.end())
+        return;
+      auto s = std::move(it->second);
+      c.waiting.erase(it);
+      ++c.next_index;
+      c.out.add(std::make_shared<const std::string>(std::move(s.bytes)));
+      c.close_after = s.close_after;
+      if (s.inbox)
+        start_stream(c, std::move(s));
+    }
+  }
+
+  void start_stream(connection& c, slot s) {
+    c.inbox = std::move(s.inbox);
+    c.stream_id = std::move(s.stream_id);
+    c.on_close = std::move(s.on_close);
+    c.opened = clock_type::now();
+    ++*streams;
+    for (auto& kv : c.waiting) // requests after a stream are never answered
+      end_unstarted_stream(kv.second);
+    c.waiting.clear();
+    if (draining)
+      c.inbox->close(close_reason::shutdown);
+  }
+
+  bool done(const connection& c) const {
+    if (c.inbox)
+      return c.finishing || c.inbox->closed();
+    if (c.close_after)
+      return true;
+    return c.detached_after && c.next_index >= *c.detached_after;
+  }
+
   void flush(connection& c) {
+    if (c.inbox && c.inbox->reason() == close_reason::overflow) {
+      release(c, close_reason::overflow, true);
+      return;
+    }
+    admit_waiting(c);
     for (;;) {
       if (c.out.empty() && !refill(c))
         break;
@@ -278,12 +369,9 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
       }
       c.last_write = clock_type::now();
     }
-    if (!c.inbox)
-      release(c, close_reason::none);
-    else if (c.finishing)
-      release(c, close_reason::shutdown);
-    else if (c.inbox->closed())
-      release(c, close_reason::client_gone);
+    if (done(c))
+      release(c, c.inbox && !c.finishing ? close_reason::client_gone
+                                         : close_reason::shutdown);
     else if (c.watching_out)
       watch(c, false);
   }
@@ -301,22 +389,45 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
       flush(*c);
   }
 
+  void apply(command& cmd) {
+    if (cmd.what == command::attach) {
+      auto c = std::make_shared<connection>();
+      c->id = cmd.conn;
+      c->fd = cmd.fd;
+      conns.emplace(c->id, c);
+      watch(*c, false); // to notice a client that goes away
+      return;
+    }
+    auto it = conns.find(cmd.conn);
+    if (it == conns.end()) {
+      end_unstarted_stream(cmd.payload);
+      return;
+    }
+    auto c = it->second;
+    if (cmd.what == command::detach) {
+      bool stream = c->inbox || std::any_of(
+        c->waiting.begin(), c->waiting.end(),
+        [](auto& kv) { return kv.second.inbox != nullptr; });
+      if (!stream)
+        c->detached_after = cmd.index;
+    } else {
+      c->waiting.emplace(cmd.index, std::move(cmd.payload));
+    }
+    flush(*c);
+  }
+
   void take_new_work() {
     uint64_t counter;
     [[maybe_unused]] auto n = ::read(event_fd, &counter, sizeof counter);
-    std::vector<connection_ptr> fresh;
+    std::vector<command> cmds;
     std::vector<uint64_t> ids;
     {
       std::lock_guard<std::mutex> guard{mtx};
-      fresh.swap(adopted);
+      cmds.swap(commands);
       ids.swap(ready);
     }
-    for (auto& c : fresh) {
-      conns.emplace(c->id, c);
-      if (c->inbox)
-        watch(*c, false); // to notice a client that goes away
-      flush(*c);
-    }
+    for (auto& cmd : cmds)
+      apply(cmd);
     for (auto id : ids)
       if (auto it = conns.find(id); it != conns.end()) {
         auto c = it->second;
@@ -324,19 +435,27 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
       }
   }
 
-  /// Heartbeats for idle streams; a retry and the end for expired ones.
+  /// Heartbeats for idle streams; a retry and the end for expired ones;
+  /// and an end for streams whose last bytes found no reader in time.
   void sweep(clock_type::time_point now) {
     std::vector<connection_ptr> idle;
     std::vector<connection_ptr> expired;
+    std::vector<connection_ptr> stuck;
     for (auto& kv : conns) {
       auto& c = *kv.second;
-      if (!c.inbox || c.finishing)
+      if (!c.inbox)
         continue;
-      if (now - c.opened >= client_ttl)
+      if (c.finishing && now - c.last_write >= finish_grace)
+        stuck.push_back(kv.second);
+      else if (c.finishing)
+        continue;
+      else if (now - c.opened >= client_ttl)
         expired.push_back(kv.second);
       else if (c.out.empty() && now - c.last_write >= sse.heartbeat_interval)
         idle.push_back(kv.second);
     }
+    for (auto& c : stuck)
+      release(*c, close_reason::shutdown, true);
     for (auto& c : expired)
       c->inbox->close(close_reason::expired);
     for (auto& c : idle) {
@@ -356,12 +475,16 @@ struct output_reactor::impl : std::enable_shared_from_this<impl> {
   }
 
   void begin_drain() {
+    draining = true;
     std::vector<connection_ptr> all;
     for (auto& kv : conns)
       all.push_back(kv.second);
-    for (auto& c : all)
+    for (auto& c : all) {
       if (c->inbox)
         c->inbox->close(close_reason::shutdown);
+      else if (c->waiting.empty() && c->out.empty())
+        c->detached_after = c->next_index;
+    }
     for (auto& c : all)
       if (conns.count(c->id))
         flush(*c);
@@ -423,35 +546,55 @@ void output_reactor::stop(millis drain) {
   thread_.join();
 }
 
+uint64_t output_reactor::attach(int fd) {
+  command cmd;
+  cmd.what = command::attach;
+  cmd.conn = next_connection_id();
+  cmd.fd = fd;
+  auto id = cmd.conn;
+  impl_->post(std::move(cmd));
+  return id;
+}
+
+void output_reactor::respond(uint64_t conn, uint64_t index, std::string bytes,
+                             bool close_after) {
+  command cmd;
+  cmd.what = command::respond;
+  cmd.conn = conn;
+  cmd.index = index;
+  cmd.payload.bytes = std::move(bytes);
+  cmd.payload.close_after = close_after;
+  impl_->post(std::move(cmd));
+}
+
 std::shared_ptr<mailbox>
-output_reactor::open_stream(int fd, std::string head, std::string stream_id,
+output_reactor::open_stream(uint64_t conn, uint64_t index, std::string head,
+                            std::string stream_id,
                             std::function<void()> on_close) {
-  auto c = std::make_shared<connection>();
-  c->id = next_connection_id();
-  c->fd = fd;
-  c->stream_id = std::move(stream_id);
-  c->on_close = std::move(on_close);
-  c->out.add(std::make_shared<const std::string>(std::move(head)));
   std::weak_ptr<impl> weak = impl_;
-  c->inbox = std::make_shared<mailbox>(
-    impl_->sse.mailbox_capacity, impl_->sse.overflow,
-    [weak, id = c->id] {
+  auto inbox = std::make_shared<mailbox>(
+    impl_->sse.mailbox_capacity, impl_->sse.overflow, [weak, conn] {
       if (auto target = weak.lock())
-        target->schedule(id);
+        target->schedule(conn);
     });
-  ++streams_;
-  auto inbox = c->inbox;
-  impl_->adopt(std::move(c));
+  command cmd;
+  cmd.what = command::respond;
+  cmd.conn = conn;
+  cmd.index = index;
+  cmd.payload.bytes = std::move(head);
+  cmd.payload.inbox = inbox;
+  cmd.payload.stream_id = std::move(stream_id);
+  cmd.payload.on_close = std::move(on_close);
+  impl_->post(std::move(cmd));
   return inbox;
 }
 
-void output_reactor::respond(int fd, std::string bytes, bool close_connection) {
-  auto c = std::make_shared<connection>();
-  c->id = next_connection_id();
-  c->fd = fd;
-  c->close_connection = close_connection;
-  c->out.add(std::make_shared<const std::string>(std::move(bytes)));
-  impl_->adopt(std::move(c));
+void output_reactor::detach(uint64_t conn, uint64_t issued) {
+  command cmd;
+  cmd.what = command::detach;
+  cmd.conn = conn;
+  cmd.index = issued;
+  impl_->post(std::move(cmd));
 }
 
 } // namespace eventcast::http

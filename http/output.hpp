@@ -1,10 +1,11 @@
 #pragma once
 
 // The output reactor: every byte Eventcast writes to a client goes through
-// its one thread. It owns a duplicate of each client socket's descriptor, so
-// a descriptor number Pistache reuses for a new connection can never receive
-// bytes meant for an old one, and it writes each subscriber's pending frames
-// in one sendmsg, with real back-pressure (EAGAIN + EPOLLOUT).
+// its one thread. It owns a duplicate of each client connection's descriptor,
+// so a descriptor number Pistache reuses for a new connection can never
+// receive bytes meant for an old one; it writes a connection's responses in
+// request order, and each subscriber's pending frames in one sendmsg, with
+// real back-pressure (EAGAIN + EPOLLOUT).
 
 #include <atomic>
 #include <functional>
@@ -33,16 +34,26 @@ public:
   /// within `drain`, then stops the thread.
   void stop(millis drain);
 
-  /// Takes ownership of `fd`, writes `head`, then the frames of the returned
-  /// mailbox as chunks until it closes. `on_close` runs once, on the output
-  /// thread, when the connection ends for any reason.
-  std::shared_ptr<mailbox> open_stream(int fd, std::string head,
+  /// Takes ownership of `fd`, a duplicate of a client connection's
+  /// descriptor; returns the id under which its responses are sent.
+  uint64_t attach(int fd);
+
+  /// Response number `index` (0, 1, ...) on connection `conn`: written after
+  /// all responses before it; with `close_after` the connection ends then.
+  void respond(uint64_t conn, uint64_t index, std::string bytes,
+               bool close_after);
+
+  /// Response `index` is an SSE stream: `head`, then the frames of the
+  /// returned mailbox as chunks until it closes. `on_close` runs once, on
+  /// the output thread, when the stream ends for any reason.
+  std::shared_ptr<mailbox> open_stream(uint64_t conn, uint64_t index,
+                                       std::string head,
                                        std::string stream_id,
                                        std::function<void()> on_close);
 
-  /// Takes ownership of `fd`, writes `bytes` and releases `fd`; with
-  /// `close_connection` the connection is shut down after the bytes.
-  void respond(int fd, std::string bytes, bool close_connection);
+  /// The HTTP layer forgot the connection after `issued` requests: unless it
+  /// carries a stream, it closes once those responses are written.
+  void detach(uint64_t conn, uint64_t issued);
 
   /// Open stream connections.
   size_t streams() const { return streams_.load(); }

@@ -11,6 +11,7 @@
 #include <pistache/peer.h>
 
 #include "core/errors.hpp"
+#include "core/framing.hpp"
 #include "core/json.hpp"
 #include "core/limits.hpp"
 #include "core/log.hpp"
@@ -50,17 +51,21 @@ struct context {
   }
 };
 
-/// Answers one request exactly once, through the output reactor; owns the
-/// duplicated descriptor until then.
+/// Answers one request exactly once, through the output reactor, in its
+/// place among the connection's responses. One that is dropped unanswered
+/// (its actor went away) answers 503, so later responses are not held up.
 class responder {
 public:
-  responder(context& ctx, int fd, bool keep_alive)
-    : ctx_(ctx), fd_(fd), opts_{ctx.cfg.http.cors_origin, keep_alive} {
+  responder(context& ctx, uint64_t conn, uint64_t index, bool keep_alive)
+    : ctx_(ctx),
+      conn_(conn),
+      index_(index),
+      opts_{ctx.cfg.http.cors_origin, keep_alive} {
   }
 
   ~responder() {
-    if (fd_ >= 0)
-      ::close(fd_);
+    if (!answered_)
+      fail(error_code::unavailable, "the server is shutting down");
   }
 
   responder(const responder&) = delete;
@@ -72,10 +77,9 @@ public:
   }
 
   void send_raw(std::string bytes) {
-    if (fd_ < 0)
+    if (std::exchange(answered_, true))
       return;
-    ctx_.output.respond(std::exchange(fd_, -1), std::move(bytes),
-                        !opts_.keep_alive);
+    ctx_.output.respond(conn_, index_, std::move(bytes), !opts_.keep_alive);
   }
 
   void fail(error_code code, std::string_view message,
@@ -91,26 +95,33 @@ public:
 
 private:
   context& ctx_;
-  int fd_;
+  uint64_t conn_;
+  uint64_t index_;
   response_options opts_;
+  bool answered_ = false;
 };
 
 using responder_ptr = std::shared_ptr<responder>;
 
 /// Sends one request to `dest` from a short-lived actor and hands the reply
 /// (or the error) to the responder; the Pistache thread never waits.
+/// Everything goes in as spawn arguments, none as captures only: CAF 0.17
+/// dereferences a null argument pack for argument-less spawns (UBSan).
 template <class Result, class OnValue, class... Ts>
 void ask(context& ctx, const service_actor& dest, responder_ptr r,
          OnValue on_value, Ts... xs) {
   auto timeout = ctx.cfg.http.request_timeout;
-  ctx.sys.spawn([=](caf::event_based_actor* self) {
-    self->request(dest, timeout, xs...)
-      .then([=](Result& value) { on_value(*r, value); },
-            [=](caf::error& err) {
-              auto e = view(err);
-              r->fail(e.code, e.message);
-            });
-  });
+  ctx.sys.spawn(
+    [timeout, on_value](caf::event_based_actor* self, service_actor dest,
+                        responder_ptr r, Ts... xs) {
+      self->request(dest, timeout, std::move(xs)...)
+        .then([=](Result& value) { on_value(*r, value); },
+              [=](caf::error& err) {
+                auto e = view(err);
+                r->fail(e.code, e.message);
+              });
+    },
+    dest, std::move(r), std::move(xs)...);
 }
 
 bool wants_keep_alive(const Http::Request& req) {
@@ -151,22 +162,22 @@ std::string control_message(route_kind kind, const std::string& id) {
 /// A subscribe refused for load: a browser's EventSource gives up for good
 /// on anything but 200, so it gets a 200 whose stream ends at once with a
 /// jittered `retry:`, and comes back later.
-void refuse_stream(context& ctx, int fd, const route_match& m,
-                   const std::string& why) {
+void refuse_stream(context& ctx, uint64_t conn, uint64_t index,
+                   const route_match& m, const std::string& why) {
   EC_DEBUG("http", "subscribe to '" << m.stream_id << "' refused: " << why);
   response_options opts{ctx.cfg.http.cors_origin, true};
   ctx.output
-    .open_stream(fd, sse_head(opts, ctx.cfg.sse.retry.count()), m.stream_id,
-                 nullptr)
+    .open_stream(conn, index, sse_head(opts, ctx.cfg.sse.retry.count()),
+                 m.stream_id, nullptr)
     ->close(close_reason::shutdown);
 }
 
 void subscribe(context& ctx, const Http::Request& req, const route_match& m,
-               int fd) {
+               uint64_t conn, uint64_t index) {
   auto address = req.address().host();
   auto verdict = ctx.connections.try_acquire(address);
   if (verdict != connection_counter::verdict::admitted)
-    return refuse_stream(ctx, fd, m,
+    return refuse_stream(ctx, conn, index, m,
                          verdict == connection_counter::verdict::total_full
                            ? "the server's connection limit is reached"
                            : "the client's connection limit is reached");
@@ -175,7 +186,7 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
   response_options opts{ctx.cfg.http.cors_origin, true};
   auto stream_id = m.stream_id;
   auto inbox = ctx.output.open_stream(
-    fd, sse_head(opts, ctx.cfg.sse.retry.count()), stream_id,
+    conn, index, sse_head(opts, ctx.cfg.sse.retry.count()), stream_id,
     [&ctx, address, svc, stream_id, client_id] {
       EC_DEBUG("http", "client " << client_id << " disconnected from '"
                                  << stream_id << "'");
@@ -187,15 +198,20 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
                              << stream_id << "'");
   subscription sub{client_id, inbox, last_event_id(req)};
   auto timeout = ctx.cfg.http.request_timeout;
-  ctx.sys.spawn([=](caf::event_based_actor* self) {
-    self->request(svc, timeout, caf::subscribe_atom::value, stream_id, sub)
-      .then([](uint64_t) {},
-            [inbox, stream_id](caf::error& err) {
-              EC_WARN("http", "subscribe to '" << stream_id << "' refused: "
-                                               << view(err).message);
-              inbox->close(close_reason::shutdown);
-            });
-  });
+  ctx.sys.spawn(
+    [timeout](caf::event_based_actor* self, service_actor svc,
+              std::string stream_id, subscription sub) {
+      auto inbox = sub.inbox;
+      self->request(svc, timeout, caf::subscribe_atom::value, stream_id, sub)
+        .then([](uint64_t) {},
+              [inbox, stream_id](caf::error& err) {
+                EC_WARN("http", "subscribe to '" << stream_id
+                                                 << "' refused: "
+                                                 << view(err).message);
+                inbox->close(close_reason::shutdown);
+              });
+    },
+    svc, stream_id, std::move(sub));
 }
 
 void broadcast(context& ctx, const Http::Request& req, const route_match& m,
@@ -291,33 +307,146 @@ void dispatch(context& ctx, const Http::Request& req, const route_match& m,
   }
 }
 
+/// What the front end keeps per client connection, in Pistache's peer data
+/// (touched on the reactor thread only). When Pistache forgets the peer, the
+/// output reactor closes the connection once its answers are written.
+struct peer_link {
+  std::weak_ptr<context> ctx;
+  uint64_t conn = 0;
+  uint64_t issued = 0; // requests answered or being answered
+  request_framer framer;
+  bool rejected = false; // the rest of the input is ignored
+
+  peer_link(std::weak_ptr<context> c, uint64_t id, const http_settings& http)
+    : ctx(std::move(c)),
+      conn(id),
+      framer(max_head_bytes, http.max_body_bytes) {
+  }
+
+  ~peer_link() {
+    if (auto c = ctx.lock())
+      c->output.detach(conn, issued);
+  }
+
+  static constexpr size_t max_head_bytes = 16 * 1024;
+};
+
+constexpr const char* link_key = "ec.link";
+
+error_code framing_error(request_framer::status st) {
+  switch (st) {
+    case request_framer::status::head_too_large:
+      return error_code::header_too_large;
+    case request_framer::status::body_too_large:
+      return error_code::payload_too_large;
+    case request_framer::status::chunked_body:
+      return error_code::length_required;
+    default:
+      return error_code::bad_request;
+  }
+}
+
+const char* framing_message(request_framer::status st) {
+  switch (st) {
+    case request_framer::status::head_too_large:
+      return "the request head is larger than 16 KiB";
+    case request_framer::status::body_too_large:
+      return "the body is larger than the limit";
+    case request_framer::status::chunked_body:
+      return "send the body with a Content-Length";
+    default:
+      return "malformed Content-Length";
+  }
+}
+
+/// Pistache parses; this handler frames requests itself first (so no
+/// declared length reaches Pistache's parser unchecked, and pipelined
+/// requests are each answered, in order) and answers every request through
+/// the output reactor.
 class handler : public Http::Handler {
 public:
   HTTP_PROTOTYPE(handler)
 
   explicit handler(std::shared_ptr<context> ctx) : ctx_(std::move(ctx)) {}
 
-  void onRequest(const Http::Request& req,
-                 Http::ResponseWriter writer) override {
-    auto peer = writer.peer();
-    // The response is ours to write: Pistache must treat the connection as
-    // idle (keep-alive timeout) instead of cutting it with a 408.
-    peer->setIdle(true);
+  void onInput(const char* buffer, size_t len,
+               const std::shared_ptr<Tcp::Peer>& peer) override {
+    auto link = link_of(peer);
+    if (!link || link->rejected)
+      return;
+    std::string_view rest{buffer, len};
+    auto parser = Http::Handler::getParser(peer);
+    while (!rest.empty() && !link->rejected) {
+      auto step = link->framer.feed(rest);
+      auto part = rest.substr(0, step.used);
+      rest.remove_prefix(step.used);
+      if (step.result != request_framer::status::need_more
+          && step.result != request_framer::status::complete)
+        return reject(*link, framing_error(step.result),
+                      framing_message(step.result));
+      if (!parser->feed(part.data(), part.size()))
+        return reject(*link, error_code::payload_too_large,
+                      "the request is too large");
+      if (step.result == request_framer::status::complete)
+        parse_and_handle(peer, *link, *parser);
+    }
+  }
+
+  // Requests arrive through onInput above; Pistache never calls this.
+  void onRequest(const Http::Request&, Http::ResponseWriter) override {}
+
+private:
+  std::shared_ptr<peer_link> link_of(const std::shared_ptr<Tcp::Peer>& peer) {
+    if (auto data = peer->tryGetData(link_key))
+      return std::static_pointer_cast<peer_link>(data);
     int fd = ::fcntl(peer->fd(), F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
-      EC_WARN("http", "cannot take a descriptor: out of descriptors");
-      writer.send(Http::Code::Service_Unavailable);
-      return;
+      EC_WARN("http", "out of descriptors: refusing a connection");
+      ::shutdown(peer->fd(), SHUT_RDWR);
+      return nullptr;
     }
+    auto link = std::make_shared<peer_link>(ctx_, ctx_->output.attach(fd),
+                                            ctx_->cfg.http);
+    peer->putData(link_key, link);
+    return link;
+  }
+
+  void parse_and_handle(const std::shared_ptr<Tcp::Peer>& peer,
+                        peer_link& link, Http::RequestParser& parser) {
+    try {
+      if (parser.parse() != Http::Private::State::Done) {
+        parser.reset();
+        return reject(link, error_code::bad_request, "incomplete request");
+      }
+      parser.request.copyAddress(peer->address());
+      handle(parser.request, link);
+      parser.reset();
+      // The answer is ours to write: Pistache must treat the connection as
+      // idle (keep-alive timeout) instead of cutting it with a 408.
+      peer->setIdle(true);
+    } catch (const std::exception& e) {
+      parser.reset();
+      reject(link, error_code::bad_request,
+             std::string{"malformed request: "} + e.what());
+    }
+  }
+
+  void handle(const Http::Request& req, peer_link& link) {
+    auto index = link.issued++;
     auto m = match_route(Http::methodString(req.method()), req.resource(),
                          ctx_->paths);
     if (m.kind == route_kind::subscribe)
-      return subscribe(*ctx_, req, m, fd);
+      return subscribe(*ctx_, req, m, link.conn, index);
     dispatch(*ctx_, req, m,
-             std::make_shared<responder>(*ctx_, fd, wants_keep_alive(req)));
+             std::make_shared<responder>(*ctx_, link.conn, index,
+                                         wants_keep_alive(req)));
   }
 
-private:
+  void reject(peer_link& link, error_code code, std::string_view message) {
+    link.rejected = true;
+    responder{*ctx_, link.conn, link.issued++, false}.fail(code, message);
+  }
+
   std::shared_ptr<context> ctx_;
 };
 
@@ -346,10 +475,10 @@ void server::start() {
                 .threads(http.reactor_threads)
                 .threadsName("ec.http")
                 .flags(Tcp::Options::ReuseAddr)
-                // Room above the body limit, so that most oversized bodies
-                // reach our handler and get the JSON 413; only bodies beyond
-                // this get Pistache's plain-text 413.
-                .maxRequestSize(4 * http.max_body_bytes + 16 * 1024)
+                // The framer bounds heads and bodies before Pistache's
+                // parser sees them; this only has to be above both.
+                .maxRequestSize(peer_link::max_head_bytes
+                                + http.max_body_bytes + 1024)
                 .headerTimeout(http.header_timeout)
                 .bodyTimeout(http.body_timeout)
                 .keepaliveTimeout(http.keepalive_timeout);
@@ -366,9 +495,11 @@ uint16_t server::port() const {
 void server::stop(millis drain) {
   if (!impl_->endpoint)
     return;
-  impl_->ctx->output.stop(drain);
+  // Stop accepting first; the output reactor holds its own descriptors, so
+  // open streams drain after Pistache is gone.
   impl_->endpoint->shutdown();
   impl_->endpoint.reset();
+  impl_->ctx->output.stop(drain);
 }
 
 } // namespace eventcast::http

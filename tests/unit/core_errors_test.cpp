@@ -35,6 +35,9 @@ const std::vector<error_row> all_errors = {
   {error_code::unavailable, 503, "unavailable"},
   {error_code::timeout, 504, "timeout"},
   {error_code::internal, 500, "internal_error"},
+  {error_code::bad_request, 400, "bad_request"},
+  {error_code::length_required, 411, "length_required"},
+  {error_code::header_too_large, 431, "header_too_large"},
 };
 
 // Splits `{...,"timestamp":N}` into the part before N and N itself, and
@@ -81,7 +84,7 @@ TEST(Errors, ErrorCodeFromRoundTrips) {
 }
 
 TEST(Errors, UnknownValuesMapToInternal) {
-  for (int v : {0, 13, 42, 255})
+  for (int v : {0, 16, 42, 255})
     EXPECT_EQ(error_code_from(static_cast<uint8_t>(v)), error_code::internal)
       << v;
   auto bogus = static_cast<error_code>(200);

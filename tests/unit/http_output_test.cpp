@@ -63,7 +63,7 @@ struct socket_pair {
       pollfd p{client, POLLIN, 0};
       if (::poll(&p, 1, 50) <= 0)
         continue;
-      if (::read(client, buf, sizeof buf) == 0)
+      if (::read(client, buf, sizeof buf) <= 0) // EOF, or reset by an abort
         return true;
     }
     return false;
@@ -105,7 +105,8 @@ struct OutputReactor : ::testing::Test {
 
 TEST_F(OutputReactor, WritesHeadThenFramesAsChunks) {
   socket_pair sp;
-  auto inbox = out.open_stream(sp.server, "HEAD\r\n\r\n", "s", nullptr);
+  auto inbox = out.open_stream(out.attach(sp.server), 0, "HEAD\r\n\r\n", "s",
+                               nullptr);
   inbox->push(make_frame(1));
   inbox->push(make_frame(2));
   auto text = sp.read_until(contains("{\"n\":2}"));
@@ -121,7 +122,7 @@ TEST_F(OutputReactor, WritesHeadThenFramesAsChunks) {
 
 TEST_F(OutputReactor, SendsHeartbeatsOnIdleStreams) {
   socket_pair sp;
-  out.open_stream(sp.server, "H\r\n\r\n", "s", nullptr);
+  out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s", nullptr);
   auto text = sp.read_until(
     [](const std::string& t) { return count(t, ": heartbeat") >= 2; });
   EXPECT_GE(count(text, ": heartbeat\n\n"), 2u);
@@ -129,7 +130,7 @@ TEST_F(OutputReactor, SendsHeartbeatsOnIdleStreams) {
 
 TEST_F(OutputReactor, PlainResponseIsWrittenAndConnectionClosed) {
   socket_pair sp;
-  out.respond(sp.server, "HTTP/1.1 200 OK\r\n\r\nbody", true);
+  out.respond(out.attach(sp.server), 0, "HTTP/1.1 200 OK\r\n\r\nbody", true);
   auto text = sp.read_until(contains("body"));
   EXPECT_EQ(text, "HTTP/1.1 200 OK\r\n\r\nbody");
   EXPECT_TRUE(sp.closed_by_peer());
@@ -138,7 +139,7 @@ TEST_F(OutputReactor, PlainResponseIsWrittenAndConnectionClosed) {
 TEST_F(OutputReactor, ClientThatLeavesIsReportedOnceAndCounted) {
   socket_pair sp;
   std::atomic<int> closes{0};
-  auto inbox = out.open_stream(sp.server, "H\r\n\r\n", "s",
+  auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
                                [&closes] { ++closes; });
   sp.read_until(contains("H\r\n\r\n"));
   EXPECT_EQ(out.streams(), 1u);
@@ -156,7 +157,7 @@ TEST_F(OutputReactor, ClientThatLeavesIsReportedOnceAndCounted) {
 TEST_F(OutputReactor, ReaderThatStopsOverflowsItsMailboxAndIsDisconnected) {
   socket_pair sp;
   std::atomic<int> closes{0};
-  auto inbox = out.open_stream(sp.server, "H\r\n\r\n", "s",
+  auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
                                [&closes] { ++closes; });
   // Never read: the socket buffer fills, then the bounded mailbox.
   auto big = std::make_shared<const std::string>(
@@ -169,9 +170,8 @@ TEST_F(OutputReactor, ReaderThatStopsOverflowsItsMailboxAndIsDisconnected) {
   }
   EXPECT_EQ(result, mailbox::push_result::overflow);
   EXPECT_LE(inbox->size(), 100u);
-  // The stream ends with the last chunk once the reader drains the socket.
-  auto text = sp.read_until(contains("0\r\n\r\n"));
-  EXPECT_NE(text.find("0\r\n\r\n"), std::string::npos);
+  // The connection is cut at once, unsent bytes and all: its client
+  // reconnects with Last-Event-ID and catches up from history.
   EXPECT_TRUE(sp.closed_by_peer());
   EXPECT_EQ(closes, 1);
 }
@@ -183,7 +183,8 @@ TEST_F(OutputReactor, FramesFromManyThreadsArriveCompleteAndInOrderPerThread) {
   http::output_reactor big{fast_settings(producers * per_producer),
                            millis{3600000}};
   big.start();
-  auto inbox = big.open_stream(sp.server, "H\r\n\r\n", "s", nullptr);
+  auto inbox = big.open_stream(big.attach(sp.server), 0, "H\r\n\r\n", "s",
+                               nullptr);
   std::vector<std::thread> threads;
   for (int p = 0; p < producers; ++p)
     threads.emplace_back([&, p] {
@@ -210,11 +211,52 @@ TEST_F(OutputReactor, FramesFromManyThreadsArriveCompleteAndInOrderPerThread) {
   big.stop(millis{0});
 }
 
+TEST_F(OutputReactor, ResponsesAreWrittenInRequestOrder) {
+  socket_pair sp;
+  auto conn = out.attach(sp.server);
+  out.respond(conn, 2, "third;", false);
+  out.respond(conn, 0, "first;", false);
+  out.respond(conn, 1, "second;", false);
+  EXPECT_EQ(sp.read_until(contains("third;")), "first;second;third;");
+}
+
+TEST_F(OutputReactor, DetachClosesOnceTheIssuedResponsesAreWritten) {
+  socket_pair sp;
+  auto conn = out.attach(sp.server);
+  out.respond(conn, 0, "a;", false);
+  out.detach(conn, 2);
+  EXPECT_EQ(sp.read_until(contains("a;")), "a;");
+  out.respond(conn, 1, "b;", false);
+  EXPECT_EQ(sp.read_until(contains("b;")), "b;");
+  EXPECT_TRUE(sp.closed_by_peer());
+}
+
+TEST_F(OutputReactor, DetachLeavesAStreamOpen) {
+  socket_pair sp;
+  auto conn = out.attach(sp.server);
+  auto inbox = out.open_stream(conn, 0, "H\r\n\r\n", "s", nullptr);
+  out.detach(conn, 1);
+  inbox->push(make_frame(3));
+  EXPECT_NE(sp.read_until(contains("id: 3")).find("id: 3"), std::string::npos);
+  EXPECT_FALSE(inbox->closed());
+}
+
+TEST_F(OutputReactor, StreamWaitsForEarlierResponses) {
+  socket_pair sp;
+  auto conn = out.attach(sp.server);
+  auto inbox = out.open_stream(conn, 1, "STREAM;", "s", nullptr);
+  inbox->push(make_frame(1));
+  out.respond(conn, 0, "plain;", false);
+  auto text = sp.read_until(contains("id: 1"));
+  EXPECT_EQ(text.rfind("plain;STREAM;", 0), 0u) << text;
+}
+
 TEST(OutputReactorDrain, StopEndsStreamsWithJitteredRetry) {
   socket_pair sp;
   http::output_reactor out{fast_settings(), millis{3600000}};
   out.start();
-  auto inbox = out.open_stream(sp.server, "H\r\n\r\n", "s", nullptr);
+  auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
+                               nullptr);
   inbox->push(make_frame(7));
   sp.read_until(contains("id: 7"));
   out.stop(millis{2000});
@@ -231,7 +273,7 @@ TEST(OutputReactorTtl, ExpiredStreamEndsWithRetry) {
   socket_pair sp;
   http::output_reactor out{fast_settings(), millis{300}};
   out.start();
-  out.open_stream(sp.server, "H\r\n\r\n", "s", nullptr);
+  out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s", nullptr);
   auto text = sp.read_until(contains("0\r\n\r\n"));
   EXPECT_NE(text.find("retry: "), std::string::npos) << text;
   EXPECT_TRUE(sp.closed_by_peer());
