@@ -18,6 +18,7 @@
 #include "core/route.hpp"
 #include "core/stream_info.hpp"
 #include "core/validate.hpp"
+#include "http/bridge.hpp"
 #include "http/output.hpp"
 #include "http/response.hpp"
 
@@ -26,6 +27,8 @@ namespace eventcast::http {
 namespace {
 
 using namespace Pistache;
+
+constexpr size_t bridge_actors = 4;
 
 /// What every request handler shares. Lives as long as the server.
 struct context {
@@ -37,6 +40,7 @@ struct context {
   std::atomic<uint64_t> client_ids{0};
   connection_counter connections;
   rate_limiter publishes;
+  request_bridge bridge;
 
   context(caf::actor_system& sys, settings c, std::vector<mount> ms)
     : sys(sys),
@@ -45,7 +49,8 @@ struct context {
       output(cfg.sse, cfg.limits.client_ttl),
       connections(cfg.limits.max_connections,
                   cfg.limits.max_connections_per_ip),
-      publishes(cfg.limits.publish_rate, cfg.limits.publish_burst) {
+      publishes(cfg.limits.publish_rate, cfg.limits.publish_burst),
+      bridge(sys, bridge_actors) {
     for (auto& m : mounts)
       paths.push_back(m.path);
   }
@@ -103,25 +108,20 @@ private:
 
 using responder_ptr = std::shared_ptr<responder>;
 
-/// Sends one request to `dest` from a short-lived actor and hands the reply
-/// (or the error) to the responder; the Pistache thread never waits.
-/// Everything goes in as spawn arguments, none as captures only: CAF 0.17
-/// dereferences a null argument pack for argument-less spawns (UBSan).
+/// Sends one request to `dest` through the bridge and hands the reply (or
+/// the error) to the responder; the Pistache thread never waits.
 template <class Result, class OnValue, class... Ts>
 void ask(context& ctx, const service_actor& dest, responder_ptr r,
          OnValue on_value, Ts... xs) {
   auto timeout = ctx.cfg.http.request_timeout;
-  ctx.sys.spawn(
-    [timeout, on_value](caf::event_based_actor* self, service_actor dest,
-                        responder_ptr r, Ts... xs) {
-      self->request(dest, timeout, std::move(xs)...)
-        .then([=](Result& value) { on_value(*r, value); },
-              [=](caf::error& err) {
-                auto e = view(err);
-                r->fail(e.code, e.message);
-              });
-    },
-    dest, std::move(r), std::move(xs)...);
+  ctx.bridge.run([=](caf::event_based_actor* self) {
+    self->request(dest, timeout, xs...)
+      .then([=](Result& value) { on_value(*r, value); },
+            [=](caf::error& err) {
+              auto e = view(err);
+              r->fail(e.code, e.message);
+            });
+  });
 }
 
 bool wants_keep_alive(const Http::Request& req) {
@@ -198,20 +198,15 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
                              << stream_id << "'");
   subscription sub{client_id, inbox, last_event_id(req)};
   auto timeout = ctx.cfg.http.request_timeout;
-  ctx.sys.spawn(
-    [timeout](caf::event_based_actor* self, service_actor svc,
-              std::string stream_id, subscription sub) {
-      auto inbox = sub.inbox;
-      self->request(svc, timeout, caf::subscribe_atom::value, stream_id, sub)
-        .then([](uint64_t) {},
-              [inbox, stream_id](caf::error& err) {
-                EC_WARN("http", "subscribe to '" << stream_id
-                                                 << "' refused: "
-                                                 << view(err).message);
-                inbox->close(close_reason::shutdown);
-              });
-    },
-    svc, stream_id, std::move(sub));
+  ctx.bridge.run([=](caf::event_based_actor* self) {
+    self->request(svc, timeout, caf::subscribe_atom::value, stream_id, sub)
+      .then([](uint64_t) {},
+            [inbox, stream_id](caf::error& err) {
+              EC_WARN("http", "subscribe to '" << stream_id << "' refused: "
+                                               << view(err).message);
+              inbox->close(close_reason::shutdown);
+            });
+  });
 }
 
 void broadcast(context& ctx, const Http::Request& req, const route_match& m,
@@ -500,6 +495,7 @@ void server::stop(millis drain) {
   impl_->endpoint->shutdown();
   impl_->endpoint.reset();
   impl_->ctx->output.stop(drain);
+  impl_->ctx->bridge.stop();
 }
 
 } // namespace eventcast::http
