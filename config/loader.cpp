@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "core/validate.hpp"
@@ -511,10 +512,42 @@ handler services_section(service_list& services) {
 
 // -- documents ----------------------------------------------------------------
 
+/// Listens to a parse without building anything: counts documents.
+class document_counter : public YAML::EventHandler {
+public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+/// Documents in `text`, counting no further than `limit`: yaml-cpp 0.7's
+/// LoadAll never ends on some inputs (a lone ','; upstream #1040).
+size_t count_documents(const std::string& text, size_t limit) {
+  std::istringstream in{text};
+  YAML::Parser parser{in};
+  document_counter counter;
+  size_t n = 0;
+  while (n < limit && parser.HandleNextDocument(counter))
+    ++n;
+  return n;
+}
+
 node load_document(std::string_view yaml_text) {
-  std::vector<node> docs;
+  std::string text{yaml_text};
+  size_t docs = 0;
+  node doc;
   try {
-    docs = YAML::LoadAll(std::string{yaml_text});
+    docs = count_documents(text, 2);
+    doc = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     auto where = "line " + std::to_string(e.mark.line + 1) + ", column "
                  + std::to_string(e.mark.column + 1);
@@ -525,10 +558,9 @@ node load_document(std::string_view yaml_text) {
     throw config_error(where,
                        "YAML syntax error at " + where + ": " + e.msg + hint);
   }
-  if (docs.size() > 1)
-    throw config_error("document", "expected one YAML document, got "
-                                     + std::to_string(docs.size()));
-  return docs.empty() ? node{} : docs.front();
+  if (docs > 1)
+    throw config_error("document", "expected one YAML document, got more");
+  return doc;
 }
 
 std::string read_file(const std::string& path) {

@@ -119,6 +119,7 @@ for t in "${targets[@]}"; do
   rc=$?
   last=$(grep -E '^#[0-9]+' "$dir/log" | tail -n 1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
+  [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$last")  # fork mode
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9A-Za-z]*\).*/\1/p' <<<"$last")
@@ -130,10 +131,12 @@ for t in "${targets[@]}"; do
     echo "---- $t: last lines of $dir/log" >&2
     tail -n 40 "$dir/log" >&2
     if [ -n "$artifacts" ]; then
+      count=$(wc -l <<<"$artifacts")
       while IFS= read -r a; do
         say "$t: crash input: $a"
-        say "  reproduce: $build/fuzz/$t $a"
-      done <<<"$artifacts"
+        say "  reproduce: $build/fuzz/$t -rss_limit_mb=2048 -timeout=5 $a"
+      done < <(head -n 5 <<<"$artifacts")
+      [ "$count" -le 5 ] || say "$t: ... $((count - 5)) more in $dir/artifacts"
     else
       say "$t: exited $rc without a crash input; full log: $dir/log"
     fi

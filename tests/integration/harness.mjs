@@ -173,6 +173,16 @@ export async function startServer({ config, bin = SERVER_BIN, args = [] } = {}) 
 
   const pid = p.child.pid;
   let stopping = null;
+  // A server that dies on its own is the likeliest cause of whatever fails
+  // next: say so, with its last words (e.g. a sanitizer report).
+  let reported = false;
+  const report = (r, how) => {
+    if (reported) return;
+    reported = true;
+    process.stderr.write(`\n*** ${path.basename(bin)} (pid ${pid}) ${how}: ` +
+      `code ${r.code}, signal ${r.signal}; last stderr:\n${p.stderrText().slice(-6000)}\n`);
+  };
+  p.exited.then((r) => { if (!stopping) report(r, 'exited on its own'); });
   const server = {
     port: addr.port,
     host: addr.host,
@@ -201,6 +211,9 @@ export async function startServer({ config, bin = SERVER_BIN, args = [] } = {}) 
             res = await p.exited;
           }
           cleanup();
+          if ((res.signal && res.signal !== signal) || (res.code !== 0 && res.code !== null)) {
+            report(res, `ended badly after ${signal}`);
+          }
           return res.code;
         })();
       }

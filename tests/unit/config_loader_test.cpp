@@ -636,3 +636,12 @@ TEST_F(ConfigFiles, HelpNeedsNoConfigFile) {
 }
 
 } // namespace
+
+// yaml-cpp 0.7's LoadAll never returns on a lone ',' (upstream #1040);
+// found by fuzz_config.
+TEST(ConfigLoader, StrayCommaIsAnErrorNotAHang) {
+  for (const char* text : {",", ", a", ",s"})
+    EXPECT_THROW(eventcast::config::parse_yaml(text),
+                 eventcast::config::config_error)
+      << text;
+}
