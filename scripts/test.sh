@@ -2,6 +2,7 @@
 # Builds and runs every test twice: a RelWithDebInfo build (build/test) and an
 # ASan+UBSan build (build/asan), both with warnings as errors. Unit tests and
 # the Node integration tests (tests/integration) both run through CTest.
+# Then runs each libFuzzer target for 10 s (scripts/fuzz.sh).
 # Exits non-zero when any step fails; prints a one-line summary at the end.
 set -uo pipefail
 
@@ -49,6 +50,9 @@ if step "build asan" configure_build build/asan \
        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
        ctest --test-dir build/asan --output-on-failure -j"$jobs" || true
 fi
+
+# Each libFuzzer target for a short, bounded time (clang build in build/fuzz).
+step "fuzz" "$root/scripts/fuzz.sh" 10 || true
 
 summary=$(IFS=';'; echo "${results[*]}")
 if [ "$failed" -eq 0 ]; then
