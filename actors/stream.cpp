@@ -63,6 +63,7 @@ frame unsequenced_frame(self_ptr self, event_input in) {
 
 void fan_out(self_ptr self, const frame& f) {
   auto& st = self->state;
+  wake_batch batch; // one wake per consumer thread, not per subscriber
   for (auto it = st.subscribers.begin(); it != st.subscribers.end();) {
     switch (it->second->push(f)) {
       case mailbox::push_result::queued:

@@ -7,6 +7,19 @@ mailbox::mailbox(size_t capacity, overflow_policy policy,
   : capacity_(capacity), policy_(policy), wake_(std::move(wake)) {
 }
 
+mailbox::mailbox(size_t capacity, overflow_policy policy,
+                 std::weak_ptr<wake_target> target, uint64_t id)
+  : capacity_(capacity), policy_(policy), target_(std::move(target)), id_(id) {
+}
+
+void mailbox::notify_consumer() {
+  if (wake_) {
+    wake_();
+  } else if (auto target = target_.lock()) {
+    wake_batch::wake(target, id_);
+  }
+}
+
 bool mailbox::claim_wake_locked() {
   if (consumer_notified_)
     return false;
@@ -43,7 +56,7 @@ mailbox::push_result mailbox::push(frame f) {
     wake = claim_wake_locked();
   }
   if (wake)
-    wake_();
+    notify_consumer();
   return result;
 }
 
@@ -58,7 +71,7 @@ void mailbox::push_replay(std::vector<frame> frames) {
     wake = claim_wake_locked();
   }
   if (wake)
-    wake_();
+    notify_consumer();
 }
 
 mailbox::batch mailbox::take(size_t max) {
@@ -89,7 +102,7 @@ bool mailbox::close(close_reason why) {
     wake = claim_wake_locked();
   }
   if (wake)
-    wake_();
+    notify_consumer();
   return true;
 }
 

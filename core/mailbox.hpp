@@ -11,6 +11,7 @@
 
 #include "core/event.hpp"
 #include "core/settings.hpp"
+#include "core/wake.hpp"
 
 namespace eventcast {
 
@@ -22,6 +23,11 @@ public:
   /// frames after it found the queue empty, and always when the mailbox
   /// closes.
   mailbox(size_t capacity, overflow_policy policy, std::function<void()> wake);
+
+  /// As above, but the wake goes to mailbox `id` at `target`, grouped with
+  /// others when a wake_batch is active on the producer's thread.
+  mailbox(size_t capacity, overflow_policy policy,
+          std::weak_ptr<wake_target> target, uint64_t id);
 
   enum class push_result { queued, dropped_oldest, overflow, closed };
 
@@ -53,12 +59,15 @@ public:
 
 private:
   bool claim_wake_locked();
+  void notify_consumer();
 
   mutable std::mutex mtx_;
   std::deque<frame> queue_;
   size_t capacity_;
   overflow_policy policy_;
   std::function<void()> wake_;
+  std::weak_ptr<wake_target> target_;
+  uint64_t id_ = 0;
   close_reason closed_ = close_reason::none;
   bool consumer_notified_ = false;
   uint64_t missed_ = 0;

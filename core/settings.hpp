@@ -39,7 +39,9 @@ struct http_settings {
   size_t max_body_bytes = 64 * 1024;
   millis header_timeout{10000};   // first request on a connection
   millis body_timeout{30000};
-  millis keepalive_timeout{60000}; // idle keep-alive connections, later requests
+  // Idle keep-alive connections (and later requests on them). An SSE
+  // connection holds a second descriptor until this passes, so it is short.
+  millis keepalive_timeout{5000};
   millis request_timeout{5000};    // waiting for an actor's reply
   millis drain_timeout{5000};      // SIGTERM: longest wait for streams to end
   std::string cors_origin = "*";

@@ -146,7 +146,7 @@ struct command {
 
 } // namespace
 
-struct output_reactor::impl {
+struct output_reactor::impl : wake_target {
   sse_settings sse;
   millis client_ttl{0};
   std::atomic<size_t>* streams = nullptr;
@@ -192,12 +192,12 @@ struct output_reactor::impl {
 
   // -- any thread --------------------------------------------------------------
 
-  void schedule(uint64_t id) {
+  void wake(const std::vector<uint64_t>& ids) override {
     bool first;
     {
       std::lock_guard<std::mutex> guard{mtx};
       first = ready.empty() && commands.empty();
-      ready.push_back(id);
+      ready.insert(ready.end(), ids.begin(), ids.end());
     }
     if (first)
       notify();
@@ -571,12 +571,9 @@ std::shared_ptr<mailbox>
 output_reactor::open_stream(uint64_t conn, uint64_t index, std::string head,
                             std::string stream_id,
                             std::function<void()> on_close) {
-  std::weak_ptr<impl> weak = impl_;
   auto inbox = std::make_shared<mailbox>(
-    impl_->sse.mailbox_capacity, impl_->sse.overflow, [weak, conn] {
-      if (auto target = weak.lock())
-        target->schedule(conn);
-    });
+    impl_->sse.mailbox_capacity, impl_->sse.overflow,
+    std::weak_ptr<wake_target>{impl_}, conn);
   command cmd;
   cmd.what = command::respond;
   cmd.conn = conn;

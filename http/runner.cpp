@@ -1,6 +1,7 @@
 #include "http/runner.hpp"
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <csignal>
 
@@ -10,6 +11,15 @@
 namespace eventcast::http {
 
 namespace {
+
+/// Every SSE client costs a descriptor: take all the process may have.
+void raise_descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
 
 /// Blocks the shutdown signals in every thread started after this call, so
 /// that only the main thread's sigwait sees them.
@@ -64,6 +74,7 @@ spawn_services(caf::actor_system& sys, const settings& cfg,
 
 int run_server(const settings& cfg, const mount_fn& make_mounts) {
   log::set_debug(cfg.debug);
+  raise_descriptor_limit();
   auto signals = block_shutdown_signals();
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", cfg.scheduler_threads);
