@@ -1,6 +1,7 @@
 // jetstream_link against one real nats-server on a loopback port.
 
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 
 #include <algorithm>
 #include <atomic>
@@ -277,4 +278,46 @@ TEST_F(ClusterLink, ConnectingToNothingFailsFastAndConnectsLater) {
   ASSERT_TRUE(late.start()) << late.log();
   EXPECT_TRUE(wait_until([&] { return connected == 1; }, wait_limit));
   EXPECT_TRUE(link->publish("events", test_name(), "x"));
+}
+
+TEST_F(ClusterLink, AHandlerMayUnsubscribeItself) {
+  auto link = connect("a");
+  auto id = test_name();
+  for (int i = 1; i <= 5; ++i)
+    ASSERT_TRUE(link.publish("events", id, "e" + std::to_string(i)));
+  std::atomic<int> calls{0};
+  std::atomic<subscription*> self{nullptr};
+  auto made = link.subscribe("events", id, 0, [&](uint64_t, std::string_view) {
+    if (++calls == 2 && wait_until([&] { return self != nullptr; }, 1s))
+      self.load()->unsubscribe();
+  });
+  ASSERT_TRUE(made);
+  self = &*made;
+  ASSERT_TRUE(wait_until([&] { return calls >= 2; }, wait_limit));
+  std::this_thread::sleep_for(200ms); // nothing to wait for: no third call
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_F(ClusterLink, AStreamDeletedBehindOurBackIsCreatedAgain) {
+  auto link = connect("a");
+  auto id = test_name();
+  recorder got;
+  auto sub = link.subscribe("events", id, 0, got.handler());
+  ASSERT_TRUE(sub);
+  ASSERT_EQ(*link.publish("events", id, "before"), 1u);
+  { // an operator deletes the stream with another client
+    natsConnection* nc = nullptr;
+    ASSERT_EQ(natsConnection_ConnectTo(&nc, server_->url().c_str()), NATS_OK);
+    jsCtx* js = nullptr;
+    ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+    EXPECT_EQ(js_DeleteStream(js, names_for("events", id).stream.c_str(),
+                              nullptr, nullptr),
+              NATS_OK);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+  }
+  EXPECT_FALSE(link.publish("events", id, "lost"));
+  auto seq = link.publish("events", id, "after");
+  ASSERT_TRUE(seq) << seq.error().message;
+  EXPECT_EQ(*seq, 1u); // a new stream: its ids start again
 }

@@ -73,9 +73,11 @@ link_config config(const nats_server& server, std::string node) {
 expected<uint64_t> publish_when_back(jetstream_link& link, std::string id,
                                      std::string payload) {
   expected<uint64_t> seq = error{};
-  wait_until(
-    [&] { return static_cast<bool>(seq = link.publish("events", id, payload)); },
-    wait_limit);
+  auto published = [&] {
+    seq = link.publish("events", id, payload);
+    return static_cast<bool>(seq);
+  };
+  wait_until(published, wait_limit);
   return seq;
 }
 
