@@ -81,7 +81,9 @@ fi
 # when a CMakeLists.txt changes.
 if ! grep -qs '^EVENTCAST_FUZZ:BOOL=ON$' "$build/CMakeCache.txt"; then
   say "configuring $build with $cxx"
-  cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" \
+  launcher=()
+  command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" "${launcher[@]}" \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVENTCAST_FUZZ=ON \
         -DEVENTCAST_BUILD_TESTS=OFF >/dev/null \
     || die "cmake configure failed"

@@ -14,7 +14,7 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 # --- system packages -------------------------------------------------------
 packages=(build-essential cmake pkg-config git libcaf-dev libpistache-dev
           rapidjson-dev libyaml-cpp-dev libgtest-dev libgmock-dev
-          nats-server libnats-dev)
+          nats-server libnats-dev ccache)
 
 # Debian's nodejs 18 is enough; a node >= 18 with npm already on PATH (e.g.
 # from NodeSource) is kept, since Debian's npm package would conflict with it.
