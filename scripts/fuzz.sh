@@ -32,40 +32,8 @@ done
 jobs=${FUZZ_JOBS:-2}
 build=${FUZZ_BUILD_DIR:-$root/build/fuzz}
 
-# --- packages: clang with libFuzzer, plus what configuring the project needs
-packages=(clang libclang-rt-14-dev build-essential cmake pkg-config libcaf-dev
-          libpistache-dev rapidjson-dev libyaml-cpp-dev)
-
-installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
-}
-
-if command -v dpkg-query >/dev/null 2>&1; then
-  missing=()
-  for p in "${packages[@]}"; do
-    installed "$p" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    command -v apt-get >/dev/null 2>&1 \
-      || die "missing packages (${missing[*]}) and no apt-get: install them by hand"
-    sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-      command -v sudo >/dev/null 2>&1 \
-        || die "missing packages (${missing[*]}): run as root or install sudo"
-      sudo=(sudo)
-    fi
-    say "installing ${missing[*]}"
-    log=$(mktemp)
-    if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1; then
-      cat "$log" >&2; rm -f "$log"; die "apt-get update failed"
-    fi
-    if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-         apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
-      tail -n 30 "$log" >&2; rm -f "$log"; die "apt-get install ${missing[*]} failed"
-    fi
-    rm -f "$log"
-  fi
-fi
+# --- packages: the project's, plus clang with libFuzzer
+"$root/scripts/setup.sh" clang libclang-rt-14-dev >/dev/null || die "setup failed"
 
 cxx=${FUZZ_CXX:-}
 if [ -z "$cxx" ]; then

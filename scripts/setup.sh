@@ -4,6 +4,8 @@
 # only when something must be installed, and npm runs only when
 # tests/integration/node_modules is missing or older than its package.json.
 # Meant for a bare Debian 12, run as root (or via sudo when that exists).
+# Arguments name extra Debian packages to install the same way
+# (scripts/fuzz.sh passes clang's).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,7 +16,7 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 # --- system packages -------------------------------------------------------
 packages=(build-essential cmake pkg-config git libcaf-dev libpistache-dev
           rapidjson-dev libyaml-cpp-dev libgtest-dev libgmock-dev
-          nats-server libnats-dev ccache)
+          nats-server libnats-dev ccache "$@")
 
 # Debian's nodejs 18 is enough; a node >= 18 with npm already on PATH (e.g.
 # from NodeSource) is kept, since Debian's npm package would conflict with it.

@@ -6,7 +6,7 @@
 
 import http from 'node:http';
 import net from 'node:net';
-import { sseConnect, waitFor, DEADLINE_MS } from './harness.mjs';
+import { request, sseConnect, waitFor } from './harness.mjs';
 
 export const SSE_HEADERS = { Accept: 'text/event-stream', 'Cache-Control': 'no-cache' };
 
@@ -141,38 +141,8 @@ export function checkConsecutive(events, from, to) {
  * agent (e.g. a keep-alive agent; default: none), localAddress, body (string
  * or Buffer sent as is, anything else as JSON), headers, timeout.
  */
-export function httpRequest(base, method, urlPath,
-  { body, headers = {}, agent = false, localAddress, timeout = DEADLINE_MS } = {}) {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined
-      : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-    const h = { ...headers };
-    if (payload !== undefined) {
-      if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['Content-Type'] = 'application/json';
-      h['Content-Length'] = Buffer.byteLength(payload);
-    }
-    const req = http.request({
-      host: url.hostname, port: url.port, method, path: urlPath, headers: h, agent, localAddress,
-    }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        clearTimeout(timer);
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode, headers: res.headers, text, json });
-      });
-      res.on('error', (e) => { clearTimeout(timer); reject(e); });
-    });
-    const timer = setTimeout(() => {
-      req.destroy(new Error(`timed out after ${timeout} ms: ${method} ${urlPath}`));
-    }, timeout);
-    req.on('error', (e) => { clearTimeout(timer); reject(e); });
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
+export function httpRequest(base, method, urlPath, options = {}) {
+  return request(base, method, urlPath, options);
 }
 
 /**

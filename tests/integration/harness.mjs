@@ -227,11 +227,13 @@ export async function startServer({ config, bin = SERVER_BIN, args = [] } = {}) 
 // Plain HTTP
 
 /**
- * One HTTP request on its own connection (no keep-alive pooling).
- * `body`: a string is sent as is, anything else as JSON.
+ * One HTTP request, by default on its own connection (agent: false; pass a
+ * keep-alive agent to reuse one) from the default local address.
+ * `body`: a string or Buffer is sent as is, anything else as JSON.
  * Resolves to {status, headers (lower-case names), text, json}.
  */
-export function request(base, method, urlPath, { body, headers = {}, timeout = DEADLINE_MS } = {}) {
+export function request(base, method, urlPath,
+  { body, headers = {}, agent = false, localAddress, timeout = DEADLINE_MS } = {}) {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined
@@ -242,7 +244,7 @@ export function request(base, method, urlPath, { body, headers = {}, timeout = D
       h['Content-Length'] = Buffer.byteLength(payload);
     }
     const req = http.request({
-      host: url.hostname, port: url.port, method, path: urlPath, headers: h, agent: false,
+      host: url.hostname, port: url.port, method, path: urlPath, headers: h, agent, localAddress,
     }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
