@@ -547,51 +547,37 @@ void output_reactor::stop(millis drain) {
 }
 
 uint64_t output_reactor::attach(int fd) {
-  command cmd;
-  cmd.what = command::attach;
-  cmd.conn = next_connection_id();
-  cmd.fd = fd;
-  auto id = cmd.conn;
-  impl_->post(std::move(cmd));
+  auto id = next_connection_id();
+  impl_->post({command::attach, id, 0, fd, {}});
   return id;
 }
 
 void output_reactor::respond(uint64_t conn, uint64_t index, std::string bytes,
                              bool close_after) {
-  command cmd;
-  cmd.what = command::respond;
-  cmd.conn = conn;
-  cmd.index = index;
-  cmd.payload.bytes = std::move(bytes);
-  cmd.payload.close_after = close_after;
-  impl_->post(std::move(cmd));
+  slot s;
+  s.bytes = std::move(bytes);
+  s.close_after = close_after;
+  impl_->post({command::respond, conn, index, -1, std::move(s)});
 }
 
 std::shared_ptr<mailbox>
 output_reactor::open_stream(uint64_t conn, uint64_t index, std::string head,
                             std::string stream_id,
                             std::function<void()> on_close) {
-  auto inbox = std::make_shared<mailbox>(
-    impl_->sse.mailbox_capacity, impl_->sse.overflow,
-    std::weak_ptr<wake_target>{impl_}, conn);
-  command cmd;
-  cmd.what = command::respond;
-  cmd.conn = conn;
-  cmd.index = index;
-  cmd.payload.bytes = std::move(head);
-  cmd.payload.inbox = inbox;
-  cmd.payload.stream_id = std::move(stream_id);
-  cmd.payload.on_close = std::move(on_close);
-  impl_->post(std::move(cmd));
+  slot s;
+  s.bytes = std::move(head);
+  s.inbox = std::make_shared<mailbox>(impl_->sse.mailbox_capacity,
+                                      impl_->sse.overflow,
+                                      std::weak_ptr<wake_target>{impl_}, conn);
+  s.stream_id = std::move(stream_id);
+  s.on_close = std::move(on_close);
+  auto inbox = s.inbox;
+  impl_->post({command::respond, conn, index, -1, std::move(s)});
   return inbox;
 }
 
 void output_reactor::detach(uint64_t conn, uint64_t issued) {
-  command cmd;
-  cmd.what = command::detach;
-  cmd.conn = conn;
-  cmd.index = issued;
-  impl_->post(std::move(cmd));
+  impl_->post({command::detach, conn, issued, -1, {}});
 }
 
 } // namespace eventcast::http
