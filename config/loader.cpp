@@ -310,6 +310,7 @@ handler sse_section(sse_settings& sse) {
        {"heartbeat_interval", duration_field(sse.heartbeat_interval,
                                              millis{100})},
        {"retry", duration_field(sse.retry)},
+       {"coalesce", duration_field(sse.coalesce, millis{0})},
        {"history_size", uint_field(sse.history_size, 1, no_limit)},
        {"history_bytes", uint_field(sse.history_bytes, 1, no_limit)}});
   };

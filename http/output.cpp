@@ -161,6 +161,8 @@ struct output_reactor::impl : wake_target {
 
   // Only the output thread touches these.
   std::unordered_map<uint64_t, connection_ptr> conns;
+  std::vector<uint64_t> due; // streams with frames, written at due_at
+  std::optional<clock_type::time_point> due_at;
   bool draining = false;
   frame heartbeat = std::make_shared<const std::string>(
     sse::comment_frame("heartbeat"));
@@ -428,11 +430,34 @@ struct output_reactor::impl : wake_target {
     }
     for (auto& cmd : cmds)
       apply(cmd);
+    if (ids.empty())
+      return;
+    // Frames wait a moment, so that the ones that follow share the write.
+    due.insert(due.end(), ids.begin(), ids.end());
+    if (!due_at)
+      due_at = clock_type::now() + sse.coalesce;
+  }
+
+  void flush_due() {
+    std::vector<uint64_t> ids;
+    ids.swap(due);
+    due_at.reset();
     for (auto id : ids)
       if (auto it = conns.find(id); it != conns.end()) {
         auto c = it->second;
         flush(*c);
       }
+  }
+
+  /// How long epoll may wait: until the next sweep or the due writes.
+  int wait_ms(clock_type::time_point next_sweep) const {
+    auto until = due_at ? std::min(*due_at, next_sweep) : next_sweep;
+    auto left = until - clock_type::now();
+    if (left <= clock_type::duration::zero())
+      return 0;
+    // Round up: waking early would only spin.
+    return static_cast<int>(
+      std::chrono::ceil<std::chrono::milliseconds>(left).count());
   }
 
   /// Heartbeats for idle streams; a retry and the end for expired ones;
@@ -476,6 +501,7 @@ struct output_reactor::impl : wake_target {
 
   void begin_drain() {
     draining = true;
+    flush_due();
     std::vector<connection_ptr> all;
     for (auto& kv : conns)
       all.push_back(kv.second);
@@ -502,8 +528,7 @@ struct output_reactor::impl : wake_target {
       }
       if (deadline && (conns.empty() || clock_type::now() >= *deadline))
         return;
-      auto n = ::epoll_wait(epoll_fd, events, 256,
-                            static_cast<int>(sweep_period.count()));
+      auto n = ::epoll_wait(epoll_fd, events, 256, wait_ms(next_sweep));
       for (int i = 0; i < n; ++i) {
         if (events[i].data.u64 == 0)
           take_new_work();
@@ -511,6 +536,8 @@ struct output_reactor::impl : wake_target {
           on_ready(events[i].data.u64, events[i].events);
       }
       auto now = clock_type::now();
+      if (due_at && now >= *due_at)
+        flush_due();
       if (now >= next_sweep) {
         sweep(now);
         next_sweep = now + sweep_period;
