@@ -160,6 +160,10 @@ server:
   host: 127.0.0.1
   port: $ec_port
   reactor_threads: 1
+  # Pistache keeps its own descriptor of a stream's connection until the
+  # keep-alive timeout passes (checked every 500 ms); the ramps of L2/L4
+  # would otherwise hold two descriptors per new subscriber for 5 s.
+  keepalive_timeout: 1ms
 sse:
   heartbeat_interval: 10m      # long: no heartbeat traffic in the window
 streams:
