@@ -161,9 +161,11 @@ server:
   port: $ec_port
   reactor_threads: 1
   # Pistache keeps its own descriptor of a stream's connection until the
-  # keep-alive timeout passes (checked every 500 ms); the ramps of L2/L4
-  # would otherwise hold two descriptors per new subscriber for 5 s.
-  keepalive_timeout: 1ms
+  # keep-alive timeout passes (checked every 500 ms): at 2,000 new
+  # subscribers a second, 1 s holds ~3,000 extra descriptors, 5 s would
+  # hold 10,000. Longer than any publish round trip, so publishers keep
+  # their connections.
+  keepalive_timeout: 1s
 sse:
   heartbeat_interval: 10m      # long: no heartbeat traffic in the window
 streams:
