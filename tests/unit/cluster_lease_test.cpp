@@ -10,6 +10,7 @@
 #include "cluster/desired_state.hpp"
 #include "cluster/lease.hpp"
 #include "cluster/testing/nats_server.hpp"
+#include "tests/unit/cluster_fixture.hpp"
 
 using namespace eventcast::cluster;
 using namespace eventcast::cluster::testing;
@@ -20,33 +21,8 @@ namespace {
 constexpr auto wait_limit = 10s;
 constexpr auto ttl = 2000ms;
 
-std::string test_name() {
-  return ::testing::UnitTest::GetInstance()->current_test_info()->name();
-}
-
-class ClusterLease : public ::testing::Test {
+class ClusterLease : public single_nats_server<ClusterLease> {
 protected:
-  static void SetUpTestSuite() {
-    bin_ = find_nats_server();
-    if (bin_.empty())
-      return;
-    dir_ = new temp_dir;
-    server_ = new nats_server(bin_, dir_->path(), "n1", free_port());
-    server_->start();
-  }
-
-  static void TearDownTestSuite() {
-    delete server_;
-    delete dir_;
-    server_ = nullptr;
-    dir_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_FALSE(bin_.empty()) << missing_nats_server_message();
-    ASSERT_TRUE(server_->running()) << server_->log();
-  }
-
   static jetstream_link connect(std::string node) {
     link_config cfg;
     cfg.urls = {server_->url()};
@@ -67,14 +43,8 @@ protected:
     return std::move(*l);
   }
 
-  static std::string bin_;
-  static temp_dir* dir_;
-  static nats_server* server_;
 };
 
-std::string ClusterLease::bin_;
-temp_dir* ClusterLease::dir_ = nullptr;
-nats_server* ClusterLease::server_ = nullptr;
 
 // When a keeper reported what, on its own thread.
 struct changes {

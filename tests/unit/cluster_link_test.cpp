@@ -11,6 +11,7 @@
 
 #include "cluster/jetstream_link.hpp"
 #include "cluster/testing/nats_server.hpp"
+#include "tests/unit/cluster_fixture.hpp"
 
 using namespace eventcast::cluster;
 using namespace eventcast::cluster::testing;
@@ -49,33 +50,8 @@ std::vector<uint64_t> range(uint64_t first, uint64_t last) {
   return out;
 }
 
-std::string test_name() {
-  return ::testing::UnitTest::GetInstance()->current_test_info()->name();
-}
-
-class ClusterLink : public ::testing::Test {
+class ClusterLink : public single_nats_server<ClusterLink> {
 protected:
-  static void SetUpTestSuite() {
-    bin_ = find_nats_server();
-    if (bin_.empty())
-      return;
-    dir_ = new temp_dir;
-    server_ = new nats_server(bin_, dir_->path(), "n1", free_port());
-    server_->start();
-  }
-
-  static void TearDownTestSuite() {
-    delete server_;
-    delete dir_;
-    server_ = nullptr;
-    dir_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_FALSE(bin_.empty()) << missing_nats_server_message();
-    ASSERT_TRUE(server_->running()) << server_->log();
-  }
-
   static link_config config(std::string node) {
     link_config cfg;
     cfg.urls = {server_->url()};
@@ -93,14 +69,8 @@ protected:
     return std::move(*link);
   }
 
-  static std::string bin_;
-  static temp_dir* dir_;
-  static nats_server* server_;
 };
 
-std::string ClusterLink::bin_;
-temp_dir* ClusterLink::dir_ = nullptr;
-nats_server* ClusterLink::server_ = nullptr;
 
 } // namespace
 
