@@ -73,19 +73,6 @@ std::string join(const std::string& path, const std::string& key) {
 
 // -- scalars ------------------------------------------------------------------
 
-std::optional<uint64_t> to_unsigned(std::string_view text) {
-  // 19 digits always fit into 64 bits.
-  if (text.empty() || text.size() > 19)
-    return std::nullopt;
-  uint64_t result = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9')
-      return std::nullopt;
-    result = result * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return result;
-}
-
 std::string range_text(uint64_t min, uint64_t max) {
   if (min == 1 && max == no_limit)
     return "a positive integer";
@@ -94,7 +81,7 @@ std::string range_text(uint64_t min, uint64_t max) {
 
 uint64_t read_uint(const node& x, const std::string& key, uint64_t min,
                    uint64_t max) {
-  auto n = x.IsScalar() ? to_unsigned(x.Scalar()) : std::nullopt;
+  auto n = x.IsScalar() ? parse_decimal(x.Scalar()) : std::nullopt;
   if (!n || *n < min || *n > max)
     fail_got(key, range_text(min, max), x);
   return *n;
@@ -137,7 +124,7 @@ std::optional<millis> to_duration(std::string_view text) {
   auto digits = text.find_first_not_of("0123456789");
   if (digits == std::string_view::npos || digits == 0)
     return std::nullopt;
-  auto n = to_unsigned(text.substr(0, digits));
+  auto n = parse_decimal(text.substr(0, digits));
   auto scale = unit_millis(text.substr(digits));
   if (!n || !scale)
     return std::nullopt;
@@ -159,7 +146,7 @@ std::string duration_text(millis d) {
 millis read_duration(const node& x, const std::string& key,
                      millis min = millis{1}) {
   auto d = x.IsScalar() ? to_duration(x.Scalar()) : std::nullopt;
-  if (!d && x.IsScalar() && to_unsigned(x.Scalar()))
+  if (!d && x.IsScalar() && parse_decimal(x.Scalar()))
     fail(key, quote(x.Scalar()) + " has no unit; add one of ms, s, m, h"
                 " (e.g. \"" + x.Scalar() + "s\")");
   if (!d)
@@ -630,7 +617,7 @@ std::string help_text(const char* program) {
 }
 
 uint16_t parse_port(const std::string& text) {
-  auto n = to_unsigned(text);
+  auto n = parse_decimal(text);
   if (!n || *n > 65535)
     fail("--port", "must be an integer in 0..65535, got " + quote(text));
   return static_cast<uint16_t>(*n);

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <optional>
 
+#include "core/validate.hpp"
+
 namespace eventcast {
 
 namespace {
@@ -22,18 +24,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
     s.remove_suffix(1);
   return s;
-}
-
-std::optional<uint64_t> decimal(std::string_view s) {
-  if (s.empty() || s.size() > 19)
-    return std::nullopt;
-  uint64_t value = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9')
-      return std::nullopt;
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return value;
 }
 
 struct body_framing {
@@ -62,7 +52,7 @@ body_framing read_framing(std::string_view head) {
     if (iequals(name, "transfer-encoding")) {
       f.chunked = true;
     } else if (iequals(name, "content-length")) {
-      auto n = decimal(value);
+      auto n = parse_decimal(value);
       if (!n || (f.length && *f.length != *n))
         f.bad = true;
       else

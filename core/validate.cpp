@@ -22,6 +22,18 @@ bool valid_stream_id(std::string_view id) {
   return true;
 }
 
+std::optional<uint64_t> parse_decimal(std::string_view text) {
+  if (text.empty() || text.size() > 19)
+    return std::nullopt;
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
+}
+
 bool valid_utf8(std::string_view text) {
   size_t i = 0;
   auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string_view>
 
 namespace eventcast {
@@ -16,6 +17,9 @@ inline constexpr const char* stream_id_rule
 
 /// [A-Za-z0-9][A-Za-z0-9_.-]{0,127}
 bool valid_stream_id(std::string_view id);
+
+/// A plain decimal number of at most 19 digits (so it always fits).
+std::optional<uint64_t> parse_decimal(std::string_view text);
 
 /// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool valid_utf8(std::string_view text);

@@ -114,8 +114,9 @@ template <class Result, class OnValue, class... Ts>
 void ask(context& ctx, const service_actor& dest, responder_ptr r,
          OnValue on_value, Ts... xs) {
   auto timeout = ctx.cfg.http.request_timeout;
-  ctx.bridge.run([=](caf::event_based_actor* self) {
-    self->request(dest, timeout, xs...)
+  ctx.bridge.run([=](caf::event_based_actor* self) mutable {
+    // The job runs once: its copies of the message can be moved out.
+    self->request(dest, timeout, std::move(xs)...)
       .then([=](Result& value) { on_value(*r, value); },
             [=](caf::error& err) {
               auto e = view(err);
