@@ -29,6 +29,11 @@ using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
 using idle_atom = caf::atom_constant<caf::atom("idle_chk")>;
 using clients_atom = caf::atom_constant<caf::atom("clients")>;
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using resync_atom = caf::atom_constant<caf::atom("resync")>;
+using catch_up_atom = caf::atom_constant<caf::atom("catch_up")>;
+using desired_atom = caf::atom_constant<caf::atom("desired")>;
+using lease_atom = caf::atom_constant<caf::atom("lease")>;
 
 /// A new subscriber: its id, the mailbox the stream pushes frames into, and
 /// the last event id it saw (a reconnect), if any.
@@ -69,7 +74,12 @@ using stream_actor = caf::typed_actor<
   caf::replies_to<clients_atom>::with<std::vector<uint64_t>>,
   caf::replies_to<retire_atom>::with<bool>,
   caf::reacts_to<respawn_atom, uint64_t>,
-  caf::reacts_to<idle_atom>>;
+  caf::reacts_to<idle_atom>,
+  // Cluster only: an event from JetStream, retrying the JetStream feed,
+  // bringing one subscriber up to date.
+  caf::reacts_to<deliver_atom, uint64_t, std::string>,
+  caf::reacts_to<resync_atom>,
+  caf::reacts_to<catch_up_atom, uint64_t>>;
 
 /// One per service instance: the stream directory of its namespace.
 using service_actor = caf::typed_actor<
@@ -85,7 +95,11 @@ using service_actor = caf::typed_actor<
   caf::replies_to<caf::get_atom>::with<std::vector<stream_info>>,
   caf::replies_to<caf::get_atom, std::string>::with<stream_info>,
   caf::replies_to<clients_atom, std::string>::with<std::vector<uint64_t>>,
-  caf::reacts_to<idle_atom, std::string>>;
+  caf::reacts_to<idle_atom, std::string>,
+  // Cluster only, from the steward: a generator's desired state, and this
+  // node's lease on it.
+  caf::reacts_to<desired_atom, std::string, std::string>,
+  caf::reacts_to<lease_atom, std::string, bool>>;
 
 } // namespace eventcast
 

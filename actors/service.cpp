@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "actors/steward.hpp"
 #include "actors/stream.hpp"
 #include "core/log.hpp"
 
@@ -10,12 +11,23 @@ namespace eventcast {
 
 namespace {
 
+/// Cluster: what this node knows of a generator, and what it runs of it.
+struct generator_view {
+  std::string desired; // "running", "paused", "stopped" or ""
+  bool held = false;    // this node holds its lease
+  bool running = false; // started on this node's stream actor
+  bool paused = false;
+};
+
 struct service_state {
   service_settings svc;
   sse_settings sse;
   stream_limits limits;
   size_t max_subscribers = 0;
   std::shared_ptr<const generator_registry> registry;
+  std::shared_ptr<const cluster_journal> journal; // null: a single node
+  steward_actor steward;
+  std::map<std::string, generator_view> generators;
   std::map<std::string, stream_actor> streams;
   static inline const char* name = "service";
 };
@@ -32,6 +44,7 @@ stream_config config_for(self_ptr self, const std::string& id) {
   cfg.history_bytes = st.sse.history_bytes;
   cfg.max_subscribers = st.max_subscribers;
   cfg.idle_retention = st.limits.idle_retention;
+  cfg.journal = st.journal;
   for (auto& s : st.svc.streams)
     if (s.id == id && !s.generator.empty()) {
       cfg.generator_kind = s.generator;
@@ -115,25 +128,86 @@ void collect_infos(self_ptr self,
             [done](caf::error&) mutable { done(); });
 }
 
+/// In a cluster the steward starts generators, on one node each.
 void start_configured_streams(self_ptr self) {
   for (auto& s : self->state.svc.streams) {
     auto stream = ensure(self, s.id);
-    if (stream && s.autostart && !s.generator.empty())
+    if (stream && s.autostart && !s.generator.empty() && !self->state.steward)
       caf::anon_send(*stream, start_atom::value);
   }
 }
 
+/// Cluster: runs a generator here exactly while this node holds its lease
+/// and an operator wants it running or paused.
+void apply(self_ptr self, const std::string& id) {
+  auto& g = self->state.generators[id];
+  bool run = g.held && (g.desired == "running" || g.desired == "paused");
+  bool pause = run && g.desired == "paused";
+  auto stream = run ? ensure(self, id) : existing(self, id);
+  if (!stream)
+    return;
+  if (!run && g.running)
+    caf::anon_send(*stream, stop_atom::value);
+  if (run && !g.running)
+    caf::anon_send(*stream, start_atom::value);
+  if (run && pause && !(g.running && g.paused))
+    caf::anon_send(*stream, pause_atom::value);
+  if (run && !pause && g.running && g.paused)
+    caf::anon_send(*stream, resume_atom::value);
+  g.running = run;
+  g.paused = pause;
+}
+
+void spawn_steward_for(self_ptr self, std::shared_ptr<cluster::jetstream_link> link,
+                       const cluster_settings& cluster) {
+  auto& st = self->state;
+  steward_config cfg{st.svc.name, {}, cluster.lease_ttl, cluster.replicas};
+  for (auto& s : st.svc.streams)
+    if (s.autostart && !s.generator.empty())
+      cfg.autostart.push_back(s.id);
+  st.steward = spawn_steward(self->system(),
+                             caf::actor_cast<service_actor>(self),
+                             std::move(link), std::move(cfg));
+}
+
+/// An operator's start/stop/pause/resume: here, or through the steward.
+template <class Atom>
+caf::result<caf::ok_atom> control(self_ptr self, Atom op,
+                                  const std::string& id) {
+  auto& st = self->state;
+  if (!st.steward)
+    return forward<caf::ok_atom>(
+      self, op == start_atom::value ? ensure(self, id) : existing(self, id),
+      op);
+  if (op == start_atom::value
+      && !st.registry->contains(config_for(self, id).generator_kind))
+    return make_error(error_code::conflict, "no generator kind '"
+                                              + config_for(self, id)
+                                                  .generator_kind
+                                              + "' for stream '" + id + "'");
+  return self->delegate(st.steward, control_atom::value,
+                        caf::atom_value{op}, id);
+}
+
 service_actor::behavior_type
 service_impl(self_ptr self, service_settings svc, settings cfg,
-             std::shared_ptr<const generator_registry> registry) {
+             std::shared_ptr<const generator_registry> registry,
+             std::shared_ptr<cluster::jetstream_link> link) {
   auto& st = self->state;
   st.svc = std::move(svc);
   st.sse = cfg.sse;
   st.limits = cfg.streams;
   st.max_subscribers = cfg.limits.max_connections_per_stream;
   st.registry = std::move(registry);
+  if (link) {
+    st.journal = std::make_shared<const cluster_journal>(
+      self->system(), link, st.svc.name, link->config().node_name);
+    spawn_steward_for(self, link, cfg.cluster);
+  }
   // On shutdown the streams go with their service.
   self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (self->state.steward)
+      self->send_exit(self->state.steward, msg.reason);
     for (auto& kv : self->state.streams)
       self->send_exit(kv.second, msg.reason);
     self->quit(msg.reason);
@@ -142,6 +216,8 @@ service_impl(self_ptr self, service_settings svc, settings cfg,
     auto& streams = self->state.streams;
     for (auto it = streams.begin(); it != streams.end(); ++it)
       if (it->second.address() == dm.source) {
+        auto& g = self->state.generators[it->first];
+        g.running = g.paused = false;
         streams.erase(it);
         return;
       }
@@ -167,19 +243,17 @@ service_impl(self_ptr self, service_settings svc, settings cfg,
         self->send(kv.second, post_atom::value, in);
       return static_cast<uint64_t>(self->state.streams.size());
     },
-    [self](start_atom, const std::string& id) {
-      return forward<caf::ok_atom>(self, ensure(self, id), start_atom::value);
+    [self](start_atom op, const std::string& id) {
+      return control(self, op, id);
     },
-    [self](stop_atom, const std::string& id) {
-      return forward<caf::ok_atom>(self, existing(self, id), stop_atom::value);
+    [self](stop_atom op, const std::string& id) {
+      return control(self, op, id);
     },
-    [self](pause_atom, const std::string& id) {
-      return forward<caf::ok_atom>(self, existing(self, id),
-                                   pause_atom::value);
+    [self](pause_atom op, const std::string& id) {
+      return control(self, op, id);
     },
-    [self](resume_atom, const std::string& id) {
-      return forward<caf::ok_atom>(self, existing(self, id),
-                                   resume_atom::value);
+    [self](resume_atom op, const std::string& id) {
+      return control(self, op, id);
     },
     [self](caf::get_atom) {
       auto rp = self->make_response_promise<std::vector<stream_info>>();
@@ -195,6 +269,17 @@ service_impl(self_ptr self, service_settings svc, settings cfg,
                                             clients_atom::value);
     },
     [self](idle_atom, const std::string& id) { retire(self, id); },
+    [self](desired_atom, const std::string& id, std::string& state) {
+      self->state.generators[id].desired = std::move(state);
+      apply(self, id);
+    },
+    [self](lease_atom, const std::string& id, bool held) {
+      EC_INFO("cluster", "generator of '" << id << "' "
+                                          << (held ? "runs" : "stops running")
+                                          << " on this node");
+      self->state.generators[id].held = held;
+      apply(self, id);
+    },
   };
 }
 
@@ -202,8 +287,10 @@ service_impl(self_ptr self, service_settings svc, settings cfg,
 
 service_actor spawn_service(caf::actor_system& sys, service_settings svc,
                             const settings& cfg,
-                            std::shared_ptr<const generator_registry> registry) {
-  return sys.spawn(service_impl, std::move(svc), cfg, std::move(registry));
+                            std::shared_ptr<const generator_registry> registry,
+                            std::shared_ptr<cluster::jetstream_link> link) {
+  return sys.spawn(service_impl, std::move(svc), cfg, std::move(registry),
+                   std::move(link));
 }
 
 } // namespace eventcast

@@ -1,6 +1,8 @@
 #include "actors/stream.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <random>
 #include <unordered_map>
 
@@ -16,6 +18,14 @@ namespace {
 constexpr millis first_backoff{500};
 constexpr millis max_backoff{30000};
 constexpr std::chrono::seconds healthy_run{60};
+
+/// A subscriber whose missed events this node's ring does not hold: it gets
+/// them from JetStream before it joins the live subscribers.
+struct catching_up {
+  std::shared_ptr<mailbox> inbox;
+  uint64_t cursor = 0; // the last event it has
+  bool fetching = false;
+};
 
 struct stream_state {
   stream_config cfg;
@@ -38,6 +48,14 @@ struct stream_state {
   uint64_t restarts = 0;
   // Times come from the actor clock, so tests can move it.
   caf::actor_clock::time_point idle_since;
+  // Cluster: the JetStream feed (null until it could be opened) and the
+  // subscribers still catching up.
+  std::shared_ptr<cluster::subscription> feed;
+  std::unordered_map<uint64_t, catching_up> behind;
+  // Subscriptions that came before the feed opened: only then is it known
+  // which events are "from now on".
+  std::vector<std::pair<subscription, caf::typed_response_promise<uint64_t>>>
+    before_feed;
   static inline const char* name = "stream";
 };
 
@@ -86,13 +104,59 @@ void fan_out(self_ptr self, const frame& f) {
   }
 }
 
-published publish(self_ptr self, event_input in) {
-  auto& st = self->state;
-  auto e = make_event(self, std::move(in), ++st.seq);
-  auto f = sse::encode(e);
-  st.history.append(st.seq, f);
+void append(self_ptr self, uint64_t seq, frame f) {
+  self->state.seq = seq;
+  self->state.history.append(seq, f);
   fan_out(self, f);
+}
+
+/// Cluster: JetStream numbers the event; it comes back through the feed.
+auto store(self_ptr self, const event& e) {
+  auto& j = *self->state.cfg.journal;
+  return self->request(j.worker_for(e.stream_id), caf::infinite,
+                       append_atom::value, e.stream_id, to_json(e),
+                       j.message_id(e.id));
+}
+
+void log_not_stored(const std::string& stream, const caf::error& err) {
+  EC_DEBUG("stream", "event for '" << stream << "' not stored: "
+                                   << view(err).message);
+}
+
+published publish_locally(self_ptr self, event e) {
+  e.seq = self->state.seq + 1;
+  append(self, e.seq, sse::encode(e));
   return {e.seq, std::move(e.id)};
+}
+
+/// A publish that answers with the event's id once it is stored.
+caf::result<published> publish(self_ptr self, event_input in) {
+  auto e = make_event(self, std::move(in), 0);
+  if (!self->state.cfg.journal)
+    return publish_locally(self, std::move(e));
+  auto rp = self->make_response_promise<published>();
+  store(self, e).then(
+    [rp, id = e.id](uint64_t seq) mutable {
+      rp.deliver(published{seq, std::move(id)});
+    },
+    [rp, stream = e.stream_id](caf::error& err) mutable {
+      log_not_stored(stream, err);
+      rp.deliver(std::move(err));
+    });
+  return rp;
+}
+
+/// A publish nobody waits for: generators and the stream's own notices.
+void post(self_ptr self, event_input in) {
+  auto e = make_event(self, std::move(in), 0);
+  if (!self->state.cfg.journal) {
+    publish_locally(self, std::move(e));
+    return;
+  }
+  store(self, e).then([](uint64_t) {},
+                      [stream = e.stream_id](caf::error& err) {
+                        log_not_stored(stream, err);
+                      });
 }
 
 frame events_missed_frame(self_ptr self, std::optional<uint64_t> lost,
@@ -117,43 +181,211 @@ frame connection_frame(self_ptr self, uint64_t client_id) {
     self, {"connection", "Connected to stream " + self->state.cfg.id, data});
 }
 
+uint64_t client_count(self_ptr self) {
+  return self->state.subscribers.size() + self->state.behind.size();
+}
+
 void prune_closed(self_ptr self) {
   auto& subs = self->state.subscribers;
   for (auto it = subs.begin(); it != subs.end();)
     it = it->second->closed() ? subs.erase(it) : std::next(it);
+  auto& behind = self->state.behind;
+  for (auto it = behind.begin(); it != behind.end();)
+    it = it->second.inbox->closed() ? behind.erase(it) : std::next(it);
 }
 
 bool full(self_ptr self) {
   auto limit = self->state.cfg.max_subscribers;
-  if (limit == 0 || self->state.subscribers.size() < limit)
+  if (limit == 0 || client_count(self) < limit)
     return false;
   prune_closed(self);
-  return self->state.subscribers.size() >= limit;
+  return client_count(self) >= limit;
 }
 
-caf::result<uint64_t> subscribe(self_ptr self, subscription& sub) {
+frame stored_frame(uint64_t seq, std::string_view payload) {
+  return std::make_shared<const std::string>(sse::data_frame(seq, payload));
+}
+
+void go_live(self_ptr self, uint64_t client_id) {
+  auto& st = self->state;
+  auto node = st.behind.extract(client_id);
+  st.subscribers.emplace(client_id, std::move(node.mapped().inbox));
+}
+
+void catch_up(self_ptr self, uint64_t client_id);
+
+void retry_catch_up(self_ptr self, uint64_t client_id, const caf::error& err) {
+  if (auto it = self->state.behind.find(client_id);
+      it != self->state.behind.end())
+    it->second.fetching = false;
+  EC_DEBUG("stream", "events for client " << client_id << " not fetched: "
+                                          << view(err).message);
+  self->delayed_send(self, millis{1000}, catch_up_atom::value, client_id);
+}
+
+void request_stored(self_ptr self, uint64_t client_id, uint64_t from,
+                    uint64_t to,
+                    std::function<void(catching_up&, stored_events&)> use) {
+  auto& st = self->state;
+  st.behind[client_id].fetching = true;
+  self
+    ->request(st.cfg.journal->worker_for(st.cfg.id), caf::infinite,
+              fetch_atom::value, st.cfg.id, from, to)
+    .then(
+      [self, client_id, use](stored_events& got) {
+        auto it = self->state.behind.find(client_id);
+        if (it == self->state.behind.end())
+          return;
+        it->second.fetching = false;
+        use(it->second, got);
+        catch_up(self, client_id);
+      },
+      [self, client_id](caf::error& err) {
+        retry_catch_up(self, client_id, err);
+      });
+}
+
+/// Sends what JetStream still holds of (cursor, to]; what it dropped counts
+/// as missed (retention drops the oldest, so only at the front).
+void backfill(self_ptr self, uint64_t client_id, uint64_t to) {
+  auto use = [self, to](catching_up& b, stored_events& got) {
+    auto& events = got.events;
+    auto kept_from = events.empty() ? to + 1 : events.front().seq;
+    std::vector<frame> frames;
+    if (kept_from > b.cursor + 1)
+      frames.push_back(
+        events_missed_frame(self, kept_from - b.cursor - 1, b.cursor));
+    for (auto& m : events)
+      if (m.seq > b.cursor)
+        frames.push_back(stored_frame(m.seq, m.payload));
+    b.cursor = events.empty() ? to : std::max(b.cursor, events.back().seq);
+    b.inbox->push_replay(std::move(frames));
+  };
+  auto from = self->state.behind[client_id].cursor + 1;
+  request_stored(self, client_id, from, to, use);
+}
+
+/// An id beyond this node's latest event: either this node's feed lags
+/// (JetStream has it: wait for it) or the id is not one of this stream's.
+void probe(self_ptr self, uint64_t client_id, uint64_t id) {
+  auto use = [self, id](catching_up& b, stored_events& got) {
+    if (!got.events.empty() && got.events.front().seq == id)
+      return;
+    b.inbox->push_replay({events_missed_frame(self, std::nullopt, id)});
+    b.cursor = self->state.seq;
+  };
+  request_stored(self, client_id, id, id, use);
+}
+
+void catch_up(self_ptr self, uint64_t client_id) {
+  auto& st = self->state;
+  auto it = st.behind.find(client_id);
+  if (it == st.behind.end() || it->second.fetching || !st.feed)
+    return;
+  auto& b = it->second;
+  if (b.inbox->closed()) {
+    st.behind.erase(it);
+    return;
+  }
+  if (b.cursor > st.seq)
+    return probe(self, client_id, b.cursor);
+  auto replay = st.history.since(b.cursor, st.seq);
+  if (replay.lost != uint64_t{0})
+    return backfill(self, client_id,
+                    std::min(st.seq, b.cursor + st.cfg.history_size));
+  b.inbox->push_replay(std::move(replay.frames));
+  go_live(self, client_id);
+}
+
+/// Subscribers that waited for this node's feed to reach their id.
+void release_waiting(self_ptr self) {
+  auto& st = self->state;
+  std::vector<uint64_t> ready;
+  for (auto& [id, b] : st.behind)
+    if (!b.fetching && b.cursor <= st.seq)
+      ready.push_back(id);
+  for (auto id : ready)
+    catch_up(self, id);
+}
+
+void deliver(self_ptr self, uint64_t seq, std::string_view payload) {
+  if (seq <= self->state.seq)
+    return;
+  append(self, seq, stored_frame(seq, payload));
+  if (!self->state.behind.empty())
+    release_waiting(self);
+}
+
+caf::expected<uint64_t> subscribe(self_ptr self, subscription& sub);
+
+void answer(caf::typed_response_promise<uint64_t>& rp,
+            caf::expected<uint64_t> result) {
+  if (result)
+    rp.deliver(*result);
+  else
+    rp.deliver(std::move(result.error()));
+}
+
+void subscribe_waiting(self_ptr self) {
+  auto waiting = std::move(self->state.before_feed);
+  for (auto& [sub, rp] : waiting)
+    answer(rp, subscribe(self, sub));
+}
+
+/// Opens the stream's JetStream feed, retrying every second while NATS
+/// cannot be reached.
+void open_feed(self_ptr self) {
+  auto& st = self->state;
+  self
+    ->request(st.cfg.journal->worker_for(st.cfg.id), caf::infinite,
+              open_atom::value, st.cfg.id,
+              caf::actor_cast<stream_actor>(self))
+    .then(
+      [self](opened_stream& opened) {
+        auto& st = self->state;
+        st.feed = std::move(opened.feed);
+        // Events of the new feed may have come before this reply.
+        st.seq = std::max(st.seq, opened.last_seq);
+        subscribe_waiting(self);
+      },
+      [self](caf::error& err) {
+        EC_DEBUG("stream", "stream '" << self->state.cfg.id
+                                      << "' not opened in JetStream: "
+                                      << view(err).message);
+        self->delayed_send(self, millis{1000}, resync_atom::value);
+      });
+}
+
+caf::expected<uint64_t> subscribe(self_ptr self, subscription& sub) {
   auto& st = self->state;
   if (sub.inbox->closed())
-    return st.subscribers.size();
+    return client_count(self);
   if (full(self))
     return make_error(error_code::unavailable,
                       "stream '" + st.cfg.id + "' has reached its "
                         + std::to_string(st.cfg.max_subscribers)
                         + " connections");
   std::vector<frame> first{connection_frame(self, sub.client_id)};
-  if (sub.last_event_id) {
-    auto replay = st.history.since(*sub.last_event_id, st.seq);
-    if (replay.lost != uint64_t{0})
-      first.push_back(events_missed_frame(self, replay.lost,
-                                          *sub.last_event_id));
-    first.insert(first.end(), replay.frames.begin(), replay.frames.end());
+  std::optional<history_ring::replay> replay;
+  if (sub.last_event_id)
+    replay = st.history.since(*sub.last_event_id, st.seq);
+  if (replay && replay->lost != uint64_t{0} && st.cfg.journal) {
+    sub.inbox->push_replay(std::move(first));
+    st.behind[sub.client_id] = {std::move(sub.inbox), *sub.last_event_id};
+    catch_up(self, sub.client_id);
+    return client_count(self);
   }
+  if (replay && replay->lost != uint64_t{0})
+    first.push_back(events_missed_frame(self, replay->lost,
+                                        *sub.last_event_id));
+  if (replay)
+    first.insert(first.end(), replay->frames.begin(), replay->frames.end());
   sub.inbox->push_replay(std::move(first));
   st.subscribers.emplace(sub.client_id, std::move(sub.inbox));
   EC_DEBUG("stream", "client " << sub.client_id << " subscribed to '"
                                << st.cfg.id << "' ("
                                << st.subscribers.size() << " clients)");
-  return static_cast<uint64_t>(st.subscribers.size());
+  return client_count(self);
 }
 
 void spawn_generator(self_ptr self) {
@@ -197,7 +429,7 @@ void on_generator_down(self_ptr self, const caf::down_msg& dm) {
                 .field("reason", reason)
                 .field("retry_in_ms", static_cast<int64_t>(st.backoff.count()))
                 .str();
-  publish(self, {"error", "Stream generator failed; restarting", data});
+  post(self, {"error", "Stream generator failed; restarting", data});
   self->delayed_send(self, st.backoff, respawn_atom::value, st.generation);
   st.backoff = std::min(st.backoff * 2, max_backoff);
 }
@@ -208,7 +440,8 @@ caf::result<caf::ok_atom> conflict(self_ptr self, const char* what) {
 }
 
 bool idle(self_ptr self) {
-  return self->state.subscribers.empty() && !self->state.running;
+  auto& st = self->state;
+  return client_count(self) == 0 && st.before_feed.empty() && !st.running;
 }
 
 void check_idle(self_ptr self) {
@@ -237,19 +470,28 @@ stream_impl(self_ptr self, stream_config cfg,
   self->set_down_handler(
     [self](caf::down_msg& dm) { on_generator_down(self, dm); });
   check_idle(self);
+  if (st.cfg.journal)
+    open_feed(self);
   return {
     [self](caf::subscribe_atom, subscription& sub) {
-      return subscribe(self, sub);
+      auto& st = self->state;
+      auto rp = self->make_response_promise<uint64_t>();
+      if (st.cfg.journal && !st.feed)
+        st.before_feed.emplace_back(std::move(sub), rp);
+      else
+        answer(rp, subscribe(self, sub));
+      return rp;
     },
     [self](unsub_atom, uint64_t client_id) {
-      if (self->state.subscribers.erase(client_id) > 0)
+      auto& st = self->state;
+      if (st.subscribers.erase(client_id) + st.behind.erase(client_id) > 0)
         EC_DEBUG("stream", "client " << client_id << " left '"
                                      << self->state.cfg.id << "'");
     },
     [self](caf::publish_atom, event_input& in) {
       return publish(self, std::move(in));
     },
-    [self](post_atom, event_input& in) { publish(self, std::move(in)); },
+    [self](post_atom, event_input& in) { post(self, std::move(in)); },
     [self](start_atom) -> caf::result<caf::ok_atom> {
       auto& st = self->state;
       if (!st.registry->contains(st.cfg.generator_kind))
@@ -263,7 +505,7 @@ stream_impl(self_ptr self, stream_config cfg,
       spawn_generator(self);
       EC_DEBUG("stream", "generator '" << st.cfg.generator_kind
                                        << "' started on '" << st.cfg.id << "'");
-      publish(self, {"stream_started", "Stream '" + st.cfg.id + "' started",
+      post(self, {"stream_started", "Stream '" + st.cfg.id + "' started",
                      json::object_writer{}
                        .field("generator", st.cfg.generator_kind)
                        .str()});
@@ -306,7 +548,7 @@ stream_impl(self_ptr self, stream_config cfg,
       prune_closed(self);
       stream_info info;
       info.id = st.cfg.id;
-      info.clients = st.subscribers.size();
+      info.clients = client_count(self);
       info.generator_running = st.running;
       info.generator_paused = st.paused;
       info.generator_kind = st.running ? st.cfg.generator_kind : "";
@@ -322,6 +564,8 @@ stream_impl(self_ptr self, stream_config cfg,
       std::vector<uint64_t> ids;
       for (auto& kv : self->state.subscribers)
         ids.push_back(kv.first);
+      for (auto& kv : self->state.behind)
+        ids.push_back(kv.first);
       return ids;
     },
     [self](retire_atom) {
@@ -336,6 +580,11 @@ stream_impl(self_ptr self, stream_config cfg,
         spawn_generator(self);
     },
     [self](idle_atom) { check_idle(self); },
+    [self](deliver_atom, uint64_t seq, const std::string& payload) {
+      deliver(self, seq, payload);
+    },
+    [self](resync_atom) { open_feed(self); },
+    [self](catch_up_atom, uint64_t client_id) { catch_up(self, client_id); },
   };
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "actors/generator.hpp"
+#include "actors/journal.hpp"
 #include "actors/messages.hpp"
 #include "core/settings.hpp"
 
@@ -19,6 +20,9 @@ struct stream_config {
   size_t history_bytes = 8 * 1024 * 1024;
   size_t max_subscribers = 0; // 0: unlimited
   millis idle_retention{300000};
+  // Cluster: where the stream's events are stored and numbered; null on a
+  // single node, where the stream numbers them itself.
+  std::shared_ptr<const cluster_journal> journal;
 };
 
 /// Spawns a stream. It tells `directory` (`idle_atom`) when it has had

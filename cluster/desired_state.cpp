@@ -48,9 +48,7 @@ void desired_state_watch::state::handle(kvEntry* e) {
     return;
   std::optional<generator_state> value;
   if (kvEntry_Operation(e) == kvOp_Put) {
-    value = generator_state_from(
-      {static_cast<const char*>(kvEntry_Value(e)),
-       static_cast<size_t>(std::max(0, kvEntry_ValueLen(e)))});
+    value = generator_state_from(detail::entry_value(e));
     if (!value)
       return;
   }
@@ -101,28 +99,12 @@ void desired_state_watch::stop() {
 // -- desired_state_store ------------------------------------------------------
 
 struct desired_state_store::state {
-  std::shared_ptr<detail::link_core> core;
-  desired_state_config cfg;
-  nats_ptr<jsCtx> js;
-  std::mutex mtx;
-  nats_ptr<kvStore> kv; // declared after js: destroyed before it
+  detail::lazy_bucket bucket;
 
-  expected<kvStore*> bucket();
+  state(std::shared_ptr<detail::link_core> core, detail::bucket_spec spec)
+    : bucket(std::move(core), std::move(spec)) {
+  }
 };
-
-expected<kvStore*> desired_state_store::state::bucket() {
-  std::lock_guard<std::mutex> guard{mtx};
-  if (kv)
-    return kv.get();
-  if (!core->connected())
-    return detail::unavailable("KV bucket " + cfg.bucket);
-  auto opened = detail::open_bucket(js.get(),
-                                    {cfg.bucket, millis{0}, cfg.replicas});
-  if (!opened)
-    return opened.error();
-  kv = std::move(*opened);
-  return kv.get();
-}
 
 desired_state_store::desired_state_store(std::unique_ptr<state> st)
   : state_(std::move(st)) {
@@ -139,25 +121,20 @@ desired_state_store::~desired_state_store() = default;
 expected<desired_state_store>
 desired_state_store::open(const jetstream_link& link,
                           desired_state_config cfg) {
-  auto st = std::make_unique<state>();
-  st->core = link.core_;
-  st->cfg = std::move(cfg);
-  auto js = detail::make_js(st->core->nc.get(), st->core->cfg.timeout);
-  if (!js)
-    return js.error();
-  st->js = std::move(*js);
-  return desired_state_store{std::move(st)};
+  detail::bucket_spec spec{std::move(cfg.bucket), millis{0}, cfg.replicas};
+  return desired_state_store{std::make_unique<state>(link.core_,
+                                                    std::move(spec))};
 }
 
 expected<uint64_t> desired_state_store::put(std::string_view service,
                                             std::string_view stream_id,
                                             generator_state value) {
-  auto kv = state_->bucket();
+  auto kv = state_->bucket.get();
   if (!kv)
     return kv.error();
   auto key = generator_key(service, stream_id);
   uint64_t rev = 0;
-  auto s = kvStore_PutString(&rev, *kv, key.c_str(), to_string(value));
+  auto s = kvStore_PutString(&rev, kv->get(), key.c_str(), to_string(value));
   if (s != NATS_OK)
     return detail::to_error(s, "put desired state of " + key);
   return rev;
@@ -166,12 +143,12 @@ expected<uint64_t> desired_state_store::put(std::string_view service,
 expected<std::optional<generator_state>>
 desired_state_store::get(std::string_view service,
                          std::string_view stream_id) {
-  auto kv = state_->bucket();
+  auto kv = state_->bucket.get();
   if (!kv)
     return kv.error();
   auto key = generator_key(service, stream_id);
   kvEntry* raw = nullptr;
-  auto s = kvStore_Get(&raw, *kv, key.c_str());
+  auto s = kvStore_Get(&raw, kv->get(), key.c_str());
   nats_ptr<kvEntry> e{raw};
   if (s == NATS_NOT_FOUND)
     return std::optional<generator_state>{};
@@ -182,11 +159,11 @@ desired_state_store::get(std::string_view service,
 
 expected<void> desired_state_store::erase(std::string_view service,
                                           std::string_view stream_id) {
-  auto kv = state_->bucket();
+  auto kv = state_->bucket.get();
   if (!kv)
     return kv.error();
   auto key = generator_key(service, stream_id);
-  if (auto s = kvStore_Delete(*kv, key.c_str()); s != NATS_OK)
+  if (auto s = kvStore_Delete(kv->get(), key.c_str()); s != NATS_OK)
     return detail::to_error(s, "erase desired state of " + key);
   return {};
 }
@@ -195,13 +172,13 @@ expected<desired_state_watch>
 desired_state_store::watch(desired_state_handler on_change) {
   if (!on_change)
     return error{error_code::internal, "watch: no handler"};
-  auto kv = state_->bucket();
+  auto kv = state_->bucket.get();
   if (!kv)
     return kv.error();
   kvWatchOptions opts;
   kvWatchOptions_Init(&opts);
   kvWatcher* raw = nullptr;
-  if (auto s = kvStore_WatchAll(&raw, *kv, &opts); s != NATS_OK)
+  if (auto s = kvStore_WatchAll(&raw, kv->get(), &opts); s != NATS_OK)
     return detail::to_error(s, "watch desired states");
   auto st = std::make_unique<desired_state_watch::state>();
   st->watcher.reset(raw);

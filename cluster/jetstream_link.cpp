@@ -1,6 +1,7 @@
 #include "cluster/jetstream_link.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include "cluster/detail/link_core.hpp"
 #include "core/log.hpp"
@@ -220,6 +221,8 @@ expected<void> jetstream_link::ensure_stream(std::string_view service,
 
 namespace {
 
+constexpr millis retry_pause{50};
+
 struct append_result {
   natsStatus status;
   uint64_t seq;
@@ -254,9 +257,18 @@ expected<uint64_t> jetstream_link::publish(std::string_view service,
     return detail::unavailable("publish to " + names.subject);
   if (auto ok = core_->ensure(names); !ok)
     return ok.error();
+  // No responders: nothing stored, the stream has no leader yet (a new
+  // stream's or a failover's election): worth retrying until the timeout.
+  auto deadline = std::chrono::steady_clock::now() + core_->cfg.timeout;
   auto r = append(*core_, names, payload, std::string{msg_id});
-  if (r.status == NATS_NO_RESPONDERS)
+  while (r.status == NATS_NO_RESPONDERS
+         && std::chrono::steady_clock::now() + retry_pause < deadline) {
     core_->check_exists(names);
+    std::this_thread::sleep_for(retry_pause);
+    if (auto ok = core_->ensure(names); !ok)
+      return ok.error();
+    r = append(*core_, names, payload, std::string{msg_id});
+  }
   if (r.status != NATS_OK)
     return detail::to_error(r.status, "publish to " + names.subject);
   return r.seq;
@@ -303,6 +315,65 @@ jetstream_link::fetch_range(std::string_view service,
 expected<stream_state> jetstream_link::state(std::string_view service,
                                              std::string_view stream_id) {
   return core_->state(names_for(service, stream_id));
+}
+
+namespace {
+
+// The names of the JetStream streams with a subject matching `filter`.
+expected<std::vector<std::string>> names_matching(jsCtx* js,
+                                                  const std::string& filter) {
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Stream.Info.SubjectsFilter = filter.c_str();
+  jsStreamNamesList* raw = nullptr;
+  auto s = js_StreamNames(&raw, js, &o, nullptr);
+  nats_ptr<jsStreamNamesList> list{raw};
+  if (s == NATS_NOT_FOUND) // none matches
+    return std::vector<std::string>{};
+  if (s != NATS_OK)
+    return detail::to_error(s, "list streams of " + filter);
+  return std::vector<std::string>{list->List, list->List + list->Count};
+}
+
+// A stream's only subject; "" for a stream deleted meanwhile, or not ours.
+expected<std::string> subject_of(jsCtx* js, const std::string& stream) {
+  jsStreamInfo* raw = nullptr;
+  auto s = js_GetStreamInfo(&raw, js, stream.c_str(), nullptr, nullptr);
+  nats_ptr<jsStreamInfo> info{raw};
+  if (s == NATS_NOT_FOUND)
+    return std::string{};
+  if (s != NATS_OK)
+    return detail::to_error(s, "info of stream " + stream);
+  const auto* cfg = info->Config;
+  if (cfg == nullptr || cfg->SubjectsLen != 1)
+    return std::string{};
+  return std::string{cfg->Subjects[0]};
+}
+
+} // namespace
+
+expected<std::vector<std::string>>
+jetstream_link::stream_ids(std::string_view service) {
+  auto filter = service_subjects(service);
+  if (!core_->connected())
+    return detail::unavailable("list streams of " + filter);
+  auto names = names_matching(core_->js.get(), filter);
+  if (!names)
+    return names.error();
+  std::vector<std::string> out;
+  for (auto& name : *names) {
+    auto ids = parse_stream_name(name);
+    if (!ids) { // shortened to a hash: its subject still holds the ids
+      auto subject = subject_of(core_->js.get(), name);
+      if (!subject)
+        return subject.error();
+      ids = parse_stream_subject(*subject);
+    }
+    if (ids && ids->first == service)
+      out.push_back(std::move(ids->second));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void jetstream_link::close() {

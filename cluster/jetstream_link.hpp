@@ -165,6 +165,10 @@ public:
   expected<stream_state> state(std::string_view service,
                                std::string_view stream_id);
 
+  /// The ids of the service's Eventcast streams that exist in JetStream,
+  /// created by any node; sorted. Waits at most `timeout`.
+  expected<std::vector<std::string>> stream_ids(std::string_view service);
+
   /// Drops the connection without releasing anything (leases run out by
   /// their TTL): what a node's death looks like to the others. Idempotent.
   void close();
@@ -172,6 +176,7 @@ public:
 private:
   friend class lease;
   friend class desired_state_store;
+  friend class presence;
   explicit jetstream_link(std::shared_ptr<detail::link_core> core);
   void shut_down();
   std::shared_ptr<detail::link_core> core_;

@@ -7,6 +7,9 @@ namespace eventcast::cluster {
 
 namespace {
 
+constexpr std::string_view stream_prefix = "EC_";
+constexpr std::string_view subject_prefix = "ec.";
+
 bool kept(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
          || (c >= '0' && c <= '9') || c == '-';
@@ -37,6 +40,23 @@ std::string bounded_stream_name(std::string name) {
                            static_cast<unsigned long long>(fnv1a(name)));
   name.resize(max_stream_name_length - static_cast<size_t>(len));
   return name + suffix;
+}
+
+// "<prefix><token><separator><token>" as two non-empty decoded texts. The
+// separator is never kept by encode_token, so the first one splits.
+std::optional<std::pair<std::string, std::string>>
+split_tokens(std::string_view text, std::string_view prefix, char separator) {
+  if (text.substr(0, prefix.size()) != prefix)
+    return std::nullopt;
+  text.remove_prefix(prefix.size());
+  auto at = text.find(separator);
+  if (at == std::string_view::npos)
+    return std::nullopt;
+  auto first = decode_token(text.substr(0, at));
+  auto second = decode_token(text.substr(at + 1));
+  if (!first || !second || first->empty() || second->empty())
+    return std::nullopt;
+  return std::make_pair(std::move(*first), std::move(*second));
 }
 
 } // namespace
@@ -81,7 +101,8 @@ stream_names names_for(std::string_view service, std::string_view stream_id) {
   auto svc = encode_token(service);
   auto id = encode_token(stream_id);
   // '_' is always encoded, so the separator cannot be mistaken for a name's.
-  return {bounded_stream_name("EC_" + svc + "_" + id), "ec." + svc + "." + id};
+  return {bounded_stream_name(std::string{stream_prefix} + svc + "_" + id),
+          std::string{subject_prefix} + svc + "." + id};
 }
 
 std::string generator_key(std::string_view service,
@@ -91,14 +112,25 @@ std::string generator_key(std::string_view service,
 
 std::optional<std::pair<std::string, std::string>>
 parse_generator_key(std::string_view key) {
-  auto dot = key.find('.');
-  if (dot == std::string_view::npos)
-    return std::nullopt;
-  auto service = decode_token(key.substr(0, dot));
-  auto stream_id = decode_token(key.substr(dot + 1));
-  if (!service || !stream_id || service->empty() || stream_id->empty())
-    return std::nullopt;
-  return std::make_pair(std::move(*service), std::move(*stream_id));
+  return split_tokens(key, "", '.');
+}
+
+std::string service_subjects(std::string_view service) {
+  return std::string{subject_prefix} + encode_token(service) + ".*";
+}
+
+std::optional<std::pair<std::string, std::string>>
+parse_stream_name(std::string_view name) {
+  return split_tokens(name, stream_prefix, '_');
+}
+
+std::optional<std::pair<std::string, std::string>>
+parse_stream_subject(std::string_view subject) {
+  return split_tokens(subject, subject_prefix, '.');
+}
+
+std::string node_key(std::string_view node) {
+  return encode_token(node);
 }
 
 } // namespace eventcast::cluster

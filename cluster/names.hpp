@@ -48,4 +48,20 @@ std::string generator_key(std::string_view service, std::string_view stream_id);
 std::optional<std::pair<std::string, std::string>>
 parse_generator_key(std::string_view key);
 
+/// "ec.<service>.*", encoded: the subject filter that matches the subjects
+/// of all of a service's streams.
+std::string service_subjects(std::string_view service);
+
+/// The service and stream id whose names_for().stream is `name`; nullopt for
+/// other names and for names shortened to a hash (then read its subject).
+std::optional<std::pair<std::string, std::string>>
+parse_stream_name(std::string_view name);
+
+/// The service and stream id whose names_for().subject is `subject`.
+std::optional<std::pair<std::string, std::string>>
+parse_stream_subject(std::string_view subject);
+
+/// A node's KV key in the presence bucket: its name, encoded.
+std::string node_key(std::string_view node);
+
 } // namespace eventcast::cluster

@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -69,6 +71,10 @@ std::string describe(const node& x) {
 
 std::string join(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
+}
+
+std::string index_key(const std::string& key, size_t i) {
+  return key + "[" + std::to_string(i) + "]";
 }
 
 // -- scalars ------------------------------------------------------------------
@@ -161,6 +167,142 @@ millis read_duration(const node& x, const std::string& key,
   return *d;
 }
 
+// -- text rules ---------------------------------------------------------------
+
+// A test for a string value and what the error says the value must be.
+struct text_rule {
+  bool (*valid)(std::string_view);
+  const char* expected;
+};
+
+std::string checked(std::string text, const std::string& key,
+                    const text_rule& rule) {
+  if (!rule.valid(text))
+    fail(key, "must be " + std::string{rule.expected} + ", got " + quote(text));
+  return text;
+}
+
+bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+         || (c >= '0' && c <= '9');
+}
+
+bool path_char(char c) {
+  return is_alnum(c) || c == '-' || c == '_' || c == '.' || c == '~'
+         || c == '/';
+}
+
+// Also rules out the router's own syntax (`:param`, `*`) and dot segments.
+bool valid_service_path(std::string_view path) {
+  if (path.size() < 2 || path.front() != '/' || path.back() == '/')
+    return false;
+  if (!std::all_of(path.begin(), path.end(), path_char))
+    return false;
+  std::string with_end{path};
+  with_end += '/';
+  for (const char* bad : {"//", "/./", "/../"})
+    if (with_end.find(bad) != std::string::npos)
+      return false;
+  return true;
+}
+
+constexpr text_rule service_path_rule{
+  valid_service_path,
+  "a path such as \"/api/v1/orders\" (leading '/', no trailing '/',"
+  " segments of letters, digits, '-', '_', '.', '~')"};
+
+bool host_char(char c) {
+  return is_alnum(c) || c == '-' || c == '_' || c == '.';
+}
+
+bool ipv6_char(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+         || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+}
+
+// "host" or "host:port": a name or IPv4 address, or an IPv6 address in
+// brackets; the port 1..65535.
+bool valid_authority(std::string_view text) {
+  bool bracketed = !text.empty() && text.front() == '[';
+  auto end = text.find(bracketed ? ']' : ':');
+  if (bracketed && end == std::string_view::npos)
+    return false;
+  auto host = bracketed ? text.substr(1, end - 1) : text.substr(0, end);
+  auto port = end == std::string_view::npos
+                ? std::string_view{}
+                : text.substr(bracketed ? end + 1 : end);
+  if (host.empty()
+      || !std::all_of(host.begin(), host.end(),
+                      bracketed ? ipv6_char : host_char))
+    return false;
+  auto n = port.empty() ? std::nullopt : parse_decimal(port.substr(1));
+  return port.empty() || (port.front() == ':' && n && *n >= 1 && *n <= 65535);
+}
+
+// `scheme://authority`, followed by a path (as for a service) only if
+// `with_path`.
+bool valid_url(std::string_view text,
+               std::initializer_list<std::string_view> schemes,
+               bool with_path) {
+  auto sep = text.find("://");
+  if (sep == std::string_view::npos
+      || std::find(schemes.begin(), schemes.end(), text.substr(0, sep))
+           == schemes.end())
+    return false;
+  auto rest = text.substr(sep + 3);
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos)
+    return valid_authority(rest);
+  return with_path && valid_authority(rest.substr(0, slash))
+         && valid_service_path(rest.substr(slash));
+}
+
+constexpr text_rule nats_url_rule{
+  [](std::string_view text) { return valid_url(text, {"nats", "tls"}, false); },
+  "a NATS URL such as \"nats://10.0.0.1:4222\" (nats:// or tls://, a host,"
+  " an optional port)"};
+
+constexpr text_rule advertise_url_rule{
+  [](std::string_view text) {
+    return text.empty() || valid_url(text, {"http", "https"}, true);
+  },
+  "empty or a URL such as \"http://10.0.0.1:8080\" (http:// or https://,"
+  " a host, an optional port and path)"};
+
+constexpr size_t max_node_name_length = 64;
+
+constexpr text_rule node_name_rule{
+  [](std::string_view text) {
+    auto ok = [](char c) { return host_char(c) || c == ':'; };
+    return text.size() <= max_node_name_length
+           && std::all_of(text.begin(), text.end(), ok);
+  },
+  "at most 64 letters, digits, '-', '_', '.' or ':' (empty: derived)"};
+
+std::string trimmed(std::string_view text) {
+  auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos)
+    return {};
+  auto last = text.find_last_not_of(" \t");
+  return std::string{text.substr(first, last - first + 1)};
+}
+
+// Splits "a, b,c" at commas, trimming blanks around each item; each item
+// must pass `rule`.
+std::vector<std::string> split_checked(std::string_view text,
+                                       const std::string& key,
+                                       const text_rule& rule) {
+  std::vector<std::string> result;
+  for (size_t start = 0;;) {
+    auto comma = text.find(',', start);
+    auto item = trimmed(text.substr(start, comma - start));
+    result.push_back(checked(std::move(item), key, rule));
+    if (comma == std::string_view::npos)
+      return result;
+    start = comma + 1;
+  }
+}
+
 // -- mappings -----------------------------------------------------------------
 
 using handler = std::function<void(const node&, const std::string&)>;
@@ -248,6 +390,31 @@ handler text_field(std::string& dst, bool allow_empty) {
   };
 }
 
+handler checked_text_field(std::string& dst, text_rule rule) {
+  return [&dst, rule](const node& x, const std::string& key) {
+    dst = checked(read_string(x, key), key, rule);
+  };
+}
+
+// A list of strings, or one string of comma-separated items; null is an
+// empty list.
+handler text_list_field(std::vector<std::string>& dst, text_rule rule) {
+  return [&dst, rule](const node& x, const std::string& key) {
+    if (x.IsScalar()) {
+      dst = split_checked(x.Scalar(), key, rule);
+      return;
+    }
+    if (!x.IsNull() && !x.IsSequence())
+      fail_got(key, "a list of strings or one comma-separated string", x);
+    std::vector<std::string> result;
+    for (size_t i = 0; i < x.size(); ++i) {
+      auto item_key = index_key(key, i);
+      result.push_back(checked(read_string(x[i], item_key), item_key, rule));
+    }
+    dst = std::move(result);
+  };
+}
+
 handler overflow_field(overflow_policy& dst) {
   return [&dst](const node& x, const std::string& key) {
     auto text = x.IsScalar() ? x.Scalar() : std::string{};
@@ -326,6 +493,26 @@ handler limits_section(limit_settings& limits) {
   };
 }
 
+constexpr uint64_t max_replicas = 5; // JetStream's limit
+
+handler cluster_section(cluster_settings& cluster) {
+  return [&cluster](const node& x, const std::string& path) {
+    apply_fields(
+      x, path,
+      {{"urls", text_list_field(cluster.urls, nats_url_rule)},
+       {"node_name", checked_text_field(cluster.node_name, node_name_rule)},
+       {"advertise_url",
+        checked_text_field(cluster.advertise_url, advertise_url_rule)},
+       {"replicas", uint_field(cluster.replicas, 1, max_replicas)},
+       {"history_messages", uint_field(cluster.history_messages, 1)},
+       {"history_bytes", uint_field(cluster.history_bytes, 0)},
+       {"history_age", duration_field(cluster.history_age, millis{0})},
+       {"request_timeout",
+        duration_field(cluster.request_timeout, millis{100})},
+       {"lease_ttl", duration_field(cluster.lease_ttl, millis{1000})}});
+  };
+}
+
 // -- services -----------------------------------------------------------------
 
 struct builtin {
@@ -344,38 +531,6 @@ const builtin* find_builtin(const std::string& key) {
     if (key == b.name || key == b.alias)
       return &b;
   return nullptr;
-}
-
-bool path_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-         || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
-         || c == '~' || c == '/';
-}
-
-// Also rules out the router's own syntax (`:param`, `*`) and dot segments.
-bool valid_service_path(std::string_view path) {
-  if (path.size() < 2 || path.front() != '/' || path.back() == '/')
-    return false;
-  if (!std::all_of(path.begin(), path.end(), path_char))
-    return false;
-  std::string with_end{path};
-  with_end += '/';
-  for (const char* bad : {"//", "/./", "/../"})
-    if (with_end.find(bad) != std::string::npos)
-      return false;
-  return true;
-}
-
-handler service_path_field(std::string& dst) {
-  return [&dst](const node& x, const std::string& key) {
-    auto text = read_string(x, key);
-    if (!valid_service_path(text))
-      fail_got(key,
-               "a path such as \"/api/v1/orders\" (leading '/', no trailing"
-               " '/', segments of letters, digits, '-', '_', '.', '~')",
-               x);
-    dst = std::move(text);
-  };
 }
 
 handler stream_id_field(std::string& dst) {
@@ -405,7 +560,7 @@ handler streams_list(std::vector<stream_settings>& dst) {
       fail_got(key, "a list of streams", x);
     std::vector<stream_settings> result;
     for (size_t i = 0; i < x.size(); ++i) {
-      auto path = key + "[" + std::to_string(i) + "]";
+      auto path = index_key(key, i);
       auto entry = read_stream(x[i], path);
       auto same_id = [&](const stream_settings& s) { return s.id == entry.id; };
       if (std::any_of(result.begin(), result.end(), same_id))
@@ -434,7 +589,7 @@ void define_service(service_list& services, const std::string& name,
                                          : service_settings{};
   s.name = name;
   apply_fields(x, path,
-               {{"path", service_path_field(s.path)},
+               {{"path", checked_text_field(s.path, service_path_rule)},
                 {"default_generator", text_field(s.default_generator, false)},
                 {"default_interval", duration_field(s.default_interval)},
                 {"streams", streams_list(s.streams)}});
@@ -571,8 +726,9 @@ std::string read_file(const std::string& path) {
 settings parse_yaml(std::string_view yaml_text, settings base) {
   const node doc = load_document(yaml_text);
   if (!doc.IsNull() && !doc.IsMap())
-    fail_got("document", "a mapping of sections (app, server, sse, streams, limits,"
-                         " services)",
+    fail_got("document",
+             "a mapping of sections (app, server, sse, streams, limits,"
+             " cluster, services)",
              doc);
   apply_fields(doc, "",
                {{"app", app_section(base)},
@@ -580,6 +736,7 @@ settings parse_yaml(std::string_view yaml_text, settings base) {
                 {"sse", sse_section(base.sse)},
                 {"streams", streams_section(base.streams)},
                 {"limits", limits_section(base.limits)},
+                {"cluster", cluster_section(base.cluster)},
                 {"services", services_section(base.services)}});
   return base;
 }
@@ -603,24 +760,38 @@ struct flags {
   std::optional<uint16_t> port;
   bool debug = false;
   bool help = false;
+  std::optional<std::vector<std::string>> cluster;
+  std::optional<std::string> node_name;
+  std::optional<std::string> advertise_url;
+  std::optional<int> replicas;
 };
 
 std::string help_text(const char* program) {
   std::string name = program && *program ? program : "eventcast";
   return "Usage: " + name + " [options]\n"
-         "  --config PATH  settings file (default: ./config.yaml if present)\n"
-         "  --host HOST    listen address, overrides server.host\n"
-         "  --port N       listen port 0..65535 (0: any free port),"
+         "  --config PATH           settings file (default: ./config.yaml if"
+         " present)\n"
+         "  --host HOST             listen address, overrides server.host\n"
+         "  --port N                listen port 0..65535 (0: any free port),"
          " overrides server.port\n"
-         "  --debug        debug logging, overrides app.debug\n"
-         "  -h, --help     print this help and exit\n";
+         "  --debug                 debug logging, overrides app.debug\n"
+         "  --cluster URL[,URL...]  NATS servers (nats:// or tls://), overrides"
+         " cluster.urls\n"
+         "  --node-name NAME        this node's name, overrides"
+         " cluster.node_name\n"
+         "  --advertise-url URL     this node's HTTP URL for the other nodes,"
+         " overrides cluster.advertise_url\n"
+         "  --replicas N            JetStream copies of each stream 1..5,"
+         " overrides cluster.replicas\n"
+         "  -h, --help              print this help and exit\n";
 }
 
-uint16_t parse_port(const std::string& text) {
+uint64_t parse_uint(const std::string& flag, const std::string& text,
+                    uint64_t min, uint64_t max) {
   auto n = parse_decimal(text);
-  if (!n || *n > 65535)
-    fail("--port", "must be an integer in 0..65535, got " + quote(text));
-  return static_cast<uint16_t>(*n);
+  if (!n || *n < min || *n > max)
+    fail(flag, "must be " + range_text(min, max) + ", got " + quote(text));
+  return *n;
 }
 
 std::string parse_host(const std::string& text) {
@@ -646,18 +817,37 @@ std::string non_empty(const std::string& flag, std::string value) {
   return value;
 }
 
-void apply_flag(flags& out, const std::string& name,
-                const std::function<std::string()>& value) {
+using flag_value = std::function<std::string()>;
+
+// The flags for settings::cluster; false for any other name.
+bool apply_cluster_flag(flags& out, const std::string& name,
+                        const flag_value& value) {
+  if (name == "--cluster")
+    out.cluster = split_checked(non_empty(name, value()), name, nats_url_rule);
+  else if (name == "--node-name")
+    out.node_name = checked(value(), name, node_name_rule);
+  else if (name == "--advertise-url")
+    out.advertise_url = checked(value(), name, advertise_url_rule);
+  else if (name == "--replicas")
+    out.replicas = static_cast<int>(parse_uint(name, value(), 1, max_replicas));
+  else
+    return false;
+  return true;
+}
+
+void apply_flag(flags& out, const std::string& name, const flag_value& value) {
   if (name == "--config")
     out.config = non_empty(name, value());
   else if (name == "--host")
     out.host = parse_host(value());
   else if (name == "--port")
-    out.port = parse_port(value());
+    out.port = static_cast<uint16_t>(parse_uint(name, value(), 0, 65535));
   else if (name == "--debug")
     out.debug = true;
   else if (name == "--help" || name == "-h")
     out.help = true;
+  else if (apply_cluster_flag(out, name, value))
+    return;
   else if (name.rfind("-", 0) == 0)
     throw config_error(name, "unknown flag '" + name + "' (see --help)");
   else
@@ -665,7 +855,11 @@ void apply_flag(flags& out, const std::string& name,
 }
 
 bool takes_value(const std::string& name) {
-  return name == "--config" || name == "--host" || name == "--port";
+  static constexpr std::string_view names[] = {
+    "--config",    "--host",      "--port",          "--cluster",
+    "--node-name", "--replicas",  "--advertise-url",
+  };
+  return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 
 flags parse_flags(int argc, const char* const* argv) {
@@ -684,6 +878,23 @@ flags parse_flags(int argc, const char* const* argv) {
     apply_flag(out, name, value);
   }
   return out;
+}
+
+template <class T>
+void override_with(T& dst, const std::optional<T>& flag) {
+  if (flag)
+    dst = *flag;
+}
+
+void apply_overrides(const flags& f, settings& cfg) {
+  override_with(cfg.http.host, f.host);
+  override_with(cfg.http.port, f.port);
+  if (f.debug)
+    cfg.debug = true;
+  override_with(cfg.cluster.urls, f.cluster);
+  override_with(cfg.cluster.node_name, f.node_name);
+  override_with(cfg.cluster.advertise_url, f.advertise_url);
+  override_with(cfg.cluster.replicas, f.replicas);
 }
 
 // The API document's app reads config.yaml from its working directory.
@@ -708,12 +919,7 @@ cli_result from_command_line(int argc, const char* const* argv) {
   result.config_path = config_path_for(f);
   result.config = result.config_path.empty() ? default_settings()
                                              : load_file(result.config_path);
-  if (f.host)
-    result.config.http.host = *f.host;
-  if (f.port)
-    result.config.http.port = *f.port;
-  if (f.debug)
-    result.config.debug = true;
+  apply_overrides(f, result.config);
   return result;
 }
 

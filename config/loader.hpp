@@ -44,8 +44,9 @@ struct cli_result {
 };
 
 /// Builds the settings from defaults, then the config file (`--config PATH`,
-/// else `./config.yaml` if it exists), then the flags `--host`, `--port` and
-/// `--debug`. Throws `config_error` for an unknown flag or a bad value.
+/// else `./config.yaml` if it exists), then the flags `--host`, `--port`,
+/// `--debug`, `--cluster`, `--node-name`, `--advertise-url` and `--replicas`.
+/// Throws `config_error` for an unknown flag or a bad value.
 cli_result from_command_line(int argc, const char* const* argv);
 
 } // namespace eventcast::config

@@ -74,6 +74,21 @@ struct stream_limits {
   millis idle_retention{300000};  // keep a stream with no generator/subscribers
 };
 
+/// Several nodes sharing their streams through NATS JetStream. Off (a single
+/// node without NATS) while `urls` is empty.
+struct cluster_settings {
+  std::vector<std::string> urls;   // e.g. nats://127.0.0.1:4222
+  std::string node_name;           // empty: <hostname>:<port>
+  std::string advertise_url;       // this node's HTTP URL for the others
+  int replicas = 3;                // JetStream copies of each stream, 1..5
+  int64_t history_messages = 100000; // events JetStream keeps per stream
+  int64_t history_bytes = 0;       // bytes kept per stream, 0: unlimited
+  millis history_age{0};           // age of the oldest kept event, 0: unlimited
+  millis request_timeout{2000};    // one NATS request (publish ack, fetch)
+  millis lease_ttl{4000};          // a dead node's generators move after this
+  bool enabled() const { return !urls.empty(); }
+};
+
 struct settings {
   bool debug = false;
   int scheduler_threads = 2;
@@ -81,6 +96,7 @@ struct settings {
   sse_settings sse;
   stream_limits streams;
   limit_settings limits;
+  cluster_settings cluster;
   std::vector<service_settings> services;
 };
 

@@ -2,8 +2,11 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <sstream>
+#include <thread>
 
 #include "actors/service.hpp"
 #include "core/log.hpp"
@@ -58,16 +61,74 @@ int serve(caf::actor_system& sys, const settings& cfg,
   return 0;
 }
 
+std::string node_name(const settings& cfg) {
+  if (!cfg.cluster.node_name.empty())
+    return cfg.cluster.node_name;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  // Port 0 is picked at listen time: the pid tells two such nodes apart.
+  auto suffix = cfg.http.port != 0 ? std::to_string(cfg.http.port)
+                                   : "pid" + std::to_string(::getpid());
+  return std::string{host} + ":" + suffix;
+}
+
+cluster::link_config link_config_for(const cluster_settings& cfg,
+                                     std::string name) {
+  cluster::link_config link;
+  link.urls = cfg.urls;
+  link.node_name = std::move(name);
+  link.timeout = cfg.request_timeout;
+  link.streams.replicas = cfg.replicas;
+  link.streams.max_msgs = cfg.history_messages;
+  link.streams.max_bytes = cfg.history_bytes == 0 ? -1 : cfg.history_bytes;
+  link.streams.max_age = cfg.history_age;
+  return link;
+}
+
+std::string joined(const std::vector<std::string>& urls) {
+  std::ostringstream out;
+  for (size_t i = 0; i < urls.size(); ++i)
+    out << (i > 0 ? "," : "") << urls[i];
+  return out.str();
+}
+
+/// The node's link to NATS, or null without a cluster. Never waits long for
+/// NATS: an unreachable one is said so and retried in the background.
+std::shared_ptr<cluster::jetstream_link> join_cluster(const settings& cfg) {
+  if (!cfg.cluster.enabled())
+    return nullptr;
+  auto name = node_name(cfg);
+  auto on_state = [](cluster::connection_state s) {
+    EC_INFO("cluster", "NATS " << cluster::to_string(s));
+  };
+  auto link = cluster::jetstream_link::connect(
+    link_config_for(cfg.cluster, name), on_state);
+  if (!link)
+    throw std::runtime_error("cluster: " + link.error().message);
+  EC_INFO("cluster", "node '" << name << "' joining through NATS at "
+                              << joined(cfg.cluster.urls));
+  auto shared = std::make_shared<cluster::jetstream_link>(std::move(*link));
+  auto deadline = std::chrono::steady_clock::now() + cfg.cluster.request_timeout;
+  while (!shared->connected() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(millis{20});
+  if (!shared->connected())
+    EC_ERROR("cluster", "cannot reach NATS at " << joined(cfg.cluster.urls)
+                                                << "; retrying (publishes "
+                                                   "answer 503 until then)");
+  return shared;
+}
+
 } // namespace
 
 std::vector<mount>
 spawn_services(caf::actor_system& sys, const settings& cfg,
                std::shared_ptr<const generator_registry> registry) {
+  auto link = join_cluster(cfg);
   std::vector<mount> mounts;
   for (auto& svc : cfg.services) {
     EC_INFO("app", "service '" << svc.name << "' at " << svc.path);
     mounts.push_back(
-      {svc.path, spawn_service(sys, svc, cfg, registry)});
+      {svc.path, spawn_service(sys, svc, cfg, registry, link)});
   }
   return mounts;
 }
@@ -79,7 +140,13 @@ int run_server(const settings& cfg, const mount_fn& make_mounts) {
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", cfg.scheduler_threads);
   caf::actor_system sys{caf_cfg};
-  auto mounts = make_mounts(sys);
+  std::vector<mount> mounts;
+  try {
+    mounts = make_mounts(sys);
+  } catch (const std::exception& e) {
+    EC_ERROR("app", e.what());
+    return 2;
+  }
   auto rc = serve(sys, cfg, mounts, signals);
   stop_services(mounts);
   sys.await_all_actors_done();

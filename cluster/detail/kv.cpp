@@ -1,6 +1,30 @@
 #include "cluster/detail/kv.hpp"
 
+#include <algorithm>
+
+#include "cluster/detail/link_core.hpp"
+
 namespace eventcast::cluster::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::string what_of(kvStore* kv) {
+  return std::string{"KV bucket "} + kvStore_Bucket(kv);
+}
+
+expected<void> require_ttl(kvStore* kv) {
+  auto ttl = bucket_ttl(kv);
+  if (!ttl)
+    return ttl.error();
+  if (ttl->count() <= 0)
+    return error{error_code::internal,
+                 what_of(kv) + " has no TTL: its values must expire"};
+  return {};
+}
+
+} // namespace
 
 expected<nats_ptr<kvStore>> open_bucket(jsCtx* js, const bucket_spec& spec) {
   kvConfig kc;
@@ -39,6 +63,70 @@ bool valid_key(const std::string& key) {
       return false;
   }
   return true;
+}
+
+std::string_view entry_value(kvEntry* e) {
+  return {static_cast<const char*>(kvEntry_Value(e)),
+          static_cast<size_t>(std::max(0, kvEntry_ValueLen(e)))};
+}
+
+expected<std::vector<nats_ptr<kvEntry>>>
+live_entries(kvStore* kv, clock::time_point deadline) {
+  kvWatchOptions opts;
+  kvWatchOptions_Init(&opts);
+  opts.IgnoreDeletes = true;
+  kvWatcher* raw = nullptr;
+  if (auto s = kvStore_WatchAll(&raw, kv, &opts); s != NATS_OK)
+    return to_error(s, "read " + what_of(kv));
+  nats_ptr<kvWatcher> watcher{raw};
+  std::vector<nats_ptr<kvEntry>> out;
+  for (;;) {
+    auto left = std::chrono::duration_cast<millis>(deadline - clock::now());
+    if (left.count() <= 0)
+      return error{error_code::unavailable,
+                   "read " + what_of(kv) + ": timed out"};
+    kvEntry* e = nullptr;
+    auto s = kvWatcher_Next(&e, watcher.get(), to_ms(left));
+    nats_ptr<kvEntry> entry{e};
+    if (s != NATS_OK)
+      return to_error(s, "read " + what_of(kv));
+    if (!entry) // the watcher's marker: all current values are in
+      return out;
+    out.push_back(std::move(entry));
+  }
+}
+
+// -- lazy_bucket --------------------------------------------------------------
+
+lazy_bucket::lazy_bucket(std::shared_ptr<link_core> core, bucket_spec spec)
+  : core_(std::move(core)), spec_(std::move(spec)) {
+}
+
+expected<std::shared_ptr<kvStore>> lazy_bucket::get() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (kv_)
+    return kv_;
+  auto bound = bind();
+  if (bound)
+    kv_ = *bound;
+  return bound;
+}
+
+void lazy_bucket::forget() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  kv_.reset();
+}
+
+expected<std::shared_ptr<kvStore>> lazy_bucket::bind() {
+  if (!core_->connected())
+    return unavailable("KV bucket " + spec_.name);
+  auto opened = open_bucket(core_->js.get(), spec_);
+  if (!opened)
+    return opened.error();
+  if (spec_.ttl.count() > 0)
+    if (auto ok = require_ttl(opened->get()); !ok)
+      return ok.error();
+  return std::shared_ptr<kvStore>{opened->release(), nats_deleter{}};
 }
 
 } // namespace eventcast::cluster::detail

@@ -30,6 +30,9 @@ struct nats_deleter {
   void operator()(natsMsg* p) const { natsMsg_Destroy(p); }
   void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); }
   void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
+  void operator()(jsStreamNamesList* p) const {
+    jsStreamNamesList_Destroy(p);
+  }
   void operator()(jsMsgMetaData* p) const { jsMsgMetaData_Destroy(p); }
   void operator()(kvStore* p) const { kvStore_Destroy(p); }
   void operator()(kvEntry* p) const { kvEntry_Destroy(p); }

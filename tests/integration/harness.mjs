@@ -65,7 +65,8 @@ export async function waitFor(cond, what, { timeout = DEADLINE_MS, interval = 25
     }
     if (Date.now() >= end) {
       const detail = last instanceof Error ? last.message : JSON.stringify(last);
-      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${detail})`);
+      const said = typeof what === 'function' ? what() : what;
+      throw new Error(`timed out after ${timeout} ms waiting for ${said} (last: ${detail})`);
     }
     await new Promise((r) => setTimeout(r, interval));
   }

@@ -40,6 +40,18 @@ void expect_same(const service_settings& a, const service_settings& b) {
     expect_same(a.streams[i], b.streams[i]);
 }
 
+void expect_same(const cluster_settings& a, const cluster_settings& b) {
+  EXPECT_EQ(a.urls, b.urls);
+  EXPECT_EQ(a.node_name, b.node_name);
+  EXPECT_EQ(a.advertise_url, b.advertise_url);
+  EXPECT_EQ(a.replicas, b.replicas);
+  EXPECT_EQ(a.history_messages, b.history_messages);
+  EXPECT_EQ(a.history_bytes, b.history_bytes);
+  EXPECT_EQ(a.history_age.count(), b.history_age.count());
+  EXPECT_EQ(a.request_timeout.count(), b.request_timeout.count());
+  EXPECT_EQ(a.lease_ttl.count(), b.lease_ttl.count());
+}
+
 void expect_same(const settings& a, const settings& b) {
   EXPECT_EQ(a.debug, b.debug);
   EXPECT_EQ(a.scheduler_threads, b.scheduler_threads);
@@ -60,6 +72,7 @@ void expect_same(const settings& a, const settings& b) {
   EXPECT_EQ(a.sse.history_size, b.sse.history_size);
   EXPECT_EQ(a.streams.max_streams, b.streams.max_streams);
   EXPECT_EQ(a.streams.idle_retention.count(), b.streams.idle_retention.count());
+  expect_same(a.cluster, b.cluster);
   ASSERT_EQ(a.services.size(), b.services.size());
   for (size_t i = 0; i < a.services.size(); ++i)
     expect_same(a.services[i], b.services[i]);
@@ -151,7 +164,9 @@ TEST(ConfigShipped, MentionsEveryKeyWithAComment) {
         "heartbeat_interval:", "retry:", "history_size:", "streams:",
         "max_streams:", "idle_retention:", "services:", "service_g:",
         "service_h:", "path:", "default_generator:", "default_interval:",
-        "id:", "generator:", "interval:", "autostart:"})
+        "id:", "generator:", "interval:", "autostart:", "cluster:", "urls:",
+        "node_name:", "advertise_url:", "replicas:", "history_messages:",
+        "history_bytes:", "history_age:", "lease_ttl:"})
     EXPECT_NE(text.find(key), std::string::npos) << key;
   std::istringstream lines{text};
   std::string line;
@@ -221,6 +236,30 @@ TEST(ConfigSections, Streams) {
   auto cfg = parse_yaml("streams:\n  max_streams: 3\n  idle_retention: 1h\n");
   EXPECT_EQ(cfg.streams.max_streams, 3u);
   EXPECT_EQ(cfg.streams.idle_retention, 1h);
+}
+
+TEST(ConfigSections, Cluster) {
+  auto cfg = parse_yaml("cluster:\n"
+                        "  urls: [nats://10.0.0.1:4222, tls://nats.local]\n"
+                        "  node_name: node-1.eu:8080\n"
+                        "  advertise_url: https://node-1.example.com:8443\n"
+                        "  replicas: 5\n"
+                        "  history_messages: 7\n"
+                        "  history_bytes: 1048576\n"
+                        "  history_age: 2h\n"
+                        "  request_timeout: 100ms\n"
+                        "  lease_ttl: 1s\n");
+  EXPECT_EQ(cfg.cluster.urls, (std::vector<std::string>{
+                                "nats://10.0.0.1:4222", "tls://nats.local"}));
+  EXPECT_EQ(cfg.cluster.node_name, "node-1.eu:8080");
+  EXPECT_EQ(cfg.cluster.advertise_url, "https://node-1.example.com:8443");
+  EXPECT_EQ(cfg.cluster.replicas, 5);
+  EXPECT_EQ(cfg.cluster.history_messages, 7);
+  EXPECT_EQ(cfg.cluster.history_bytes, 1048576);
+  EXPECT_EQ(cfg.cluster.history_age, 2h);
+  EXPECT_EQ(cfg.cluster.request_timeout, 100ms);
+  EXPECT_EQ(cfg.cluster.lease_ttl, 1s);
+  EXPECT_TRUE(cfg.cluster.enabled());
 }
 
 TEST(ConfigSections, UnmentionedKeysKeepTheBase) {
@@ -316,6 +355,39 @@ const error_case error_cases[] = {
   {"sse:\n  mailbox_capacty: 5\n", "sse.mailbox_capacty",
    "unknown key 'sse.mailbox_capacty' (expected one of: mailbox_capacity,"},
   {"streams:\n  max_streams: 0\n", "streams.max_streams", "positive"},
+  {"cluster: [a]\n", "cluster", "must be a mapping"},
+  {"cluster:\n  url: nats://a\n", "cluster.url",
+   "unknown key 'cluster.url' (expected one of: urls,"},
+  {"cluster:\n  urls: {a: b}\n", "cluster.urls",
+   "a list of strings or one comma-separated string, got a mapping"},
+  {"cluster:\n  urls: [nats://a, http://b]\n", "cluster.urls[1]",
+   "must be a NATS URL such as \"nats://10.0.0.1:4222\""},
+  {"cluster:\n  urls: [[nats://a]]\n", "cluster.urls[0]",
+   "must be a string, got a list"},
+  {"cluster:\n  urls: \"nats://a, b:4222\"\n", "cluster.urls",
+   "NATS URL such as \"nats://10.0.0.1:4222\" (nats:// or tls://, a host,"
+   " an optional port), got \"b:4222\""},
+  {"cluster:\n  urls: \"nats://a,,nats://b\"\n", "cluster.urls",
+   "NATS URL"},
+  {"cluster:\n  node_name: a b\n", "cluster.node_name",
+   "letters, digits, '-', '_', '.' or ':'"},
+  {"cluster:\n  node_name: [a]\n", "cluster.node_name", "got a list"},
+  {"cluster:\n  advertise_url: ftp://a\n", "cluster.advertise_url",
+   "http:// or https://"},
+  {"cluster:\n  replicas: 0\n", "cluster.replicas", "1..5, got \"0\""},
+  {"cluster:\n  replicas: 6\n", "cluster.replicas", "1..5, got \"6\""},
+  {"cluster:\n  history_messages: 0\n", "cluster.history_messages",
+   "an integer in 1.."},
+  {"cluster:\n  history_messages: 9223372036854775808\n",
+   "cluster.history_messages", "1..9223372036854775807"},
+  {"cluster:\n  history_bytes: -1\n", "cluster.history_bytes",
+   "an integer in 0.."},
+  {"cluster:\n  history_age: 5\n", "cluster.history_age", "no unit"},
+  {"cluster:\n  history_age: -1s\n", "cluster.history_age", "duration"},
+  {"cluster:\n  request_timeout: 99ms\n", "cluster.request_timeout",
+   "at least 100ms, got \"99ms\""},
+  {"cluster:\n  lease_ttl: 999ms\n", "cluster.lease_ttl",
+   "at least 1s, got \"999ms\""},
   {"streams:\n  idle_retention: forever\n", "streams.idle_retention",
    "duration"},
   {"ssse:\n  x: 1\n", "ssse", "unknown key 'ssse'"},
@@ -387,6 +459,98 @@ TEST(ConfigErrors, EveryErrorNamesItsKey) {
 
 TEST(ConfigErrors, ParseYamlThrowsConfigError) {
   EXPECT_THROW(parse_yaml("sse:\n  mailbox_capacity: abc\n"), config_error);
+}
+
+// -- cluster ------------------------------------------------------------------
+
+TEST(ConfigCluster, DefaultsLeaveTheClusterDisabled) {
+  EXPECT_FALSE(default_settings().cluster.enabled());
+  EXPECT_FALSE(parse_yaml("").cluster.enabled());
+  EXPECT_FALSE(parse_yaml("cluster:\n").cluster.enabled());
+  EXPECT_FALSE(parse_yaml("cluster:\n  replicas: 1\n").cluster.enabled());
+  EXPECT_FALSE(load_file(shipped_config().string()).cluster.enabled());
+}
+
+TEST(ConfigCluster, UrlsAsAList) {
+  auto cfg = parse_yaml("cluster:\n"
+                        "  urls:\n"
+                        "    - nats://127.0.0.1:4222\n"
+                        "    - tls://[::1]:4223\n"
+                        "    - nats://nats_2\n");
+  EXPECT_EQ(cfg.cluster.urls,
+            (std::vector<std::string>{"nats://127.0.0.1:4222",
+                                      "tls://[::1]:4223", "nats://nats_2"}));
+}
+
+TEST(ConfigCluster, UrlsAsACommaSeparatedString) {
+  auto expected = std::vector<std::string>{"nats://a:4222", "tls://b"};
+  for (const char* text :
+       {"nats://a:4222,tls://b", "\" nats://a:4222 , tls://b\""})
+    EXPECT_EQ(parse_yaml(std::string{"cluster:\n  urls: "} + text + "\n")
+                .cluster.urls,
+              expected)
+      << text;
+  EXPECT_EQ(parse_yaml("cluster:\n  urls: nats://one\n").cluster.urls,
+            std::vector<std::string>{"nats://one"});
+}
+
+TEST(ConfigCluster, EmptyUrlsTurnTheClusterOff) {
+  auto base = default_settings();
+  base.cluster.urls = {"nats://a"};
+  for (const char* yaml : {"cluster:\n  urls: []\n", "cluster:\n  urls:\n"})
+    EXPECT_FALSE(parse_yaml(yaml, base).cluster.enabled()) << yaml;
+}
+
+TEST(ConfigCluster, RejectsUrlsThatAreNotNats) {
+  for (const char* url :
+       {"''", "127.0.0.1:4222", "http://a:4222", "NATS://a", "nats://",
+        "nats://:4222", "nats://a:", "nats://a:0", "nats://a:65536",
+        "nats://a:42x", "nats://a:4222/", "nats://a/x", "nats://user:pw@a",
+        "nats://::1", "nats://[::1", "nats://[]:1", "nats://[::1]x",
+        "nats://a b", "\"nats://a\\tb\""}) {
+    auto e = error_of(std::string{"cluster:\n  urls:\n    - "} + url + "\n");
+    EXPECT_EQ(e.key(), "cluster.urls[0]") << url;
+  }
+}
+
+TEST(ConfigCluster, NodeNameRules) {
+  auto name_64 = std::string(64, 'n');
+  auto cfg = parse_yaml("cluster:\n  node_name: " + name_64 + "\n");
+  EXPECT_EQ(cfg.cluster.node_name, name_64);
+  cfg = parse_yaml("cluster:\n  node_name: ''\n", cfg);
+  EXPECT_EQ(cfg.cluster.node_name, "");
+  for (const char* name : {"a/b", "a@b", "\"a\\nb\"", "ä"}) {
+    auto e = error_of(std::string{"cluster:\n  node_name: "} + name + "\n");
+    EXPECT_EQ(e.key(), "cluster.node_name") << name;
+  }
+  auto e = error_of("cluster:\n  node_name: " + name_64 + "x\n");
+  EXPECT_EQ(e.key(), "cluster.node_name");
+  EXPECT_NE(std::string{e.what()}.find("at most 64"), std::string::npos);
+}
+
+TEST(ConfigCluster, AdvertiseUrlRules) {
+  for (const char* url : {"http://10.0.0.1:8080", "https://node-1",
+                          "http://[::1]:8080/eventcast"}) {
+    auto cfg = parse_yaml(std::string{"cluster:\n  advertise_url: "} + url
+                          + "\n");
+    EXPECT_EQ(cfg.cluster.advertise_url, url);
+    cfg = parse_yaml("cluster:\n  advertise_url: ''\n", cfg);
+    EXPECT_EQ(cfg.cluster.advertise_url, "");
+  }
+  for (const char* url : {"node-1:8080", "nats://a", "http://", "http://a/",
+                          "http://a/x?y=1", "http://a:99999", "http://a b"}) {
+    auto e = error_of(std::string{"cluster:\n  advertise_url: "} + url
+                      + "\n");
+    EXPECT_EQ(e.key(), "cluster.advertise_url") << url;
+  }
+}
+
+TEST(ConfigCluster, ZeroMeansUnlimitedWhereAllowed) {
+  auto cfg = parse_yaml("cluster:\n  history_bytes: 0\n  history_age: 0s\n"
+                        "  replicas: 1\n");
+  EXPECT_EQ(cfg.cluster.history_bytes, 0);
+  EXPECT_EQ(cfg.cluster.history_age, 0ms);
+  EXPECT_EQ(cfg.cluster.replicas, 1);
 }
 
 // -- services -----------------------------------------------------------------
@@ -589,6 +753,33 @@ TEST_F(ConfigFiles, FlagsOverrideTheFile) {
   EXPECT_EQ(run({"--port=65535"}).config.http.port, 65535);
 }
 
+TEST_F(ConfigFiles, ClusterFlagsOverrideTheFile) {
+  write_file("config.yaml", "cluster:\n"
+                            "  urls: [nats://file:4222]\n"
+                            "  node_name: from-file\n"
+                            "  advertise_url: http://file:8080\n"
+                            "  replicas: 3\n"
+                            "  lease_ttl: 9s\n");
+  auto result = run({"--cluster", "nats://a:4222, tls://b", "--node-name=n1",
+                     "--advertise-url", "https://n1.example.com",
+                     "--replicas=1"});
+  const auto& cluster = result.config.cluster;
+  EXPECT_EQ(cluster.urls,
+            (std::vector<std::string>{"nats://a:4222", "tls://b"}));
+  EXPECT_EQ(cluster.node_name, "n1");
+  EXPECT_EQ(cluster.advertise_url, "https://n1.example.com");
+  EXPECT_EQ(cluster.replicas, 1);
+  EXPECT_EQ(cluster.lease_ttl, 9s);
+  EXPECT_EQ(run({"--cluster=nats://c"}).config.cluster.urls,
+            std::vector<std::string>{"nats://c"});
+  EXPECT_EQ(run({}).config.cluster.node_name, "from-file");
+}
+
+TEST_F(ConfigFiles, ClusterFlagAloneTurnsTheClusterOn) {
+  EXPECT_FALSE(run({}).config.cluster.enabled());
+  EXPECT_TRUE(run({"--cluster", "nats://127.0.0.1"}).config.cluster.enabled());
+}
+
 TEST_F(ConfigFiles, ConfigFlagNamingAMissingFileFails) {
   auto e = cli_error_of({"--config", "nowhere.yaml"});
   EXPECT_EQ(e.key(), "nowhere.yaml");
@@ -615,6 +806,17 @@ TEST_F(ConfigFiles, BadFlagsNameTheFlag) {
     {{"--config"}, "--config", "needs a value"},
     {{"--config="}, "--config", "non-empty"},
     {{"--debug=false"}, "--debug", "takes no value"},
+    {{"--cluster"}, "--cluster", "needs a value"},
+    {{"--cluster="}, "--cluster", "non-empty"},
+    {{"--cluster", "127.0.0.1:4222"}, "--cluster",
+     "must be a NATS URL such as"},
+    {{"--cluster=nats://a,http://b"}, "--cluster", "got \"http://b\""},
+    {{"--node-name", "a b"}, "--node-name", "letters, digits"},
+    {{"--node-name"}, "--node-name", "needs a value"},
+    {{"--advertise-url=ftp://a"}, "--advertise-url", "http:// or https://"},
+    {{"--replicas", "0"}, "--replicas", "1..5, got \"0\""},
+    {{"--replicas=6"}, "--replicas", "1..5"},
+    {{"--replicas", "three"}, "--replicas", "1..5"},
   };
   for (const auto& r : rows) {
     SCOPED_TRACE(r.key);
@@ -632,6 +834,11 @@ TEST_F(ConfigFiles, HelpNeedsNoConfigFile) {
     EXPECT_TRUE(result.help);
     EXPECT_NE(result.help_text.find("--config PATH"), std::string::npos);
     EXPECT_NE(result.help_text.find("--port N"), std::string::npos);
+    for (const char* cluster_flag : {"--cluster URL[,URL...]",
+                                     "--node-name NAME", "--advertise-url URL",
+                                     "--replicas N"})
+      EXPECT_NE(result.help_text.find(cluster_flag), std::string::npos)
+        << cluster_flag;
   }
 }
 
