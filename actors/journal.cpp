@@ -50,6 +50,12 @@ worker_impl(worker_ptr, std::shared_ptr<cluster::jetstream_link> link,
         return make_error(events.error());
       return stored_events{std::move(*events)};
     },
+    [link, service](list_atom) -> caf::result<std::vector<std::string>> {
+      auto ids = link->stream_ids(service);
+      if (!ids)
+        return make_error(ids.error());
+      return std::move(*ids);
+    },
   };
 }
 

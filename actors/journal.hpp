@@ -20,6 +20,7 @@ namespace eventcast {
 using append_atom = caf::atom_constant<caf::atom("append")>;
 using open_atom = caf::atom_constant<caf::atom("open")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
 
 /// A stream's connection to its JetStream stream: the last stored sequence
 /// when it was opened, and the subscription that delivers every later event
@@ -39,7 +40,8 @@ using journal_worker = caf::typed_actor<
   caf::replies_to<append_atom, std::string, std::string, std::string>::with<
     uint64_t>,
   caf::replies_to<fetch_atom, std::string, uint64_t, uint64_t>::with<
-    stored_events>>;
+    stored_events>,
+  caf::replies_to<list_atom>::with<std::vector<std::string>>>;
 
 /// One service instance's view of the cluster, shared by its actors.
 class cluster_journal {
@@ -56,6 +58,9 @@ public:
   /// The worker of a stream: always the same one, so a stream's appends
   /// keep the order in which its actor sent them.
   const journal_worker& worker_for(const std::string& stream_id) const;
+
+  /// Any worker, for calls that are not about one stream.
+  const journal_worker& any_worker() const { return workers_.front(); }
 
   /// A de-duplication key for an event, unique across the cluster.
   std::string message_id(const std::string& event_id) const;

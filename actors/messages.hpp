@@ -11,6 +11,7 @@
 
 #include <caf/all.hpp>
 
+#include "core/cluster_view.hpp"
 #include "core/errors.hpp"
 #include "core/event.hpp"
 #include "core/mailbox.hpp"
@@ -34,6 +35,8 @@ using resync_atom = caf::atom_constant<caf::atom("resync")>;
 using catch_up_atom = caf::atom_constant<caf::atom("catch_up")>;
 using desired_atom = caf::atom_constant<caf::atom("desired")>;
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
+using local_atom = caf::atom_constant<caf::atom("local")>;
+using cluster_atom = caf::atom_constant<caf::atom("cluster")>;
 
 /// A new subscriber: its id, the mailbox the stream pushes frames into, and
 /// the last event id it saw (a reconnect), if any.
@@ -43,10 +46,12 @@ struct subscription {
   std::optional<uint64_t> last_event_id;
 };
 
-/// The answer to a publish: the event's stream sequence and its EventData id.
+/// The answer to a publish: the event's stream sequence and its EventData id;
+/// `stored` when JetStream acknowledged it (a cluster), not only memory.
 struct published {
   uint64_t seq = 0;
   std::string event_id;
+  bool stored = false;
 };
 
 /// Turns a project error into a caf::error carrying the message as context.
@@ -95,6 +100,10 @@ using service_actor = caf::typed_actor<
   caf::replies_to<caf::get_atom>::with<std::vector<stream_info>>,
   caf::replies_to<caf::get_atom, std::string>::with<stream_info>,
   caf::replies_to<clients_atom, std::string>::with<std::vector<uint64_t>>,
+  // This node's streams only (get_atom counts the whole cluster's clients),
+  // and what this node sees of the cluster.
+  caf::replies_to<local_atom>::with<std::vector<stream_info>>,
+  caf::replies_to<cluster_atom>::with<cluster_view>,
   caf::reacts_to<idle_atom, std::string>,
   // Cluster only, from the steward: a generator's desired state, and this
   // node's lease on it.
@@ -108,3 +117,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcast::published)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcast::event_input)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcast::stream_info)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<eventcast::stream_info>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcast::cluster_view)

@@ -1,6 +1,7 @@
 #include "actors/service.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "actors/steward.hpp"
@@ -25,7 +26,9 @@ struct service_state {
   stream_limits limits;
   size_t max_subscribers = 0;
   std::shared_ptr<const generator_registry> registry;
-  std::shared_ptr<const cluster_journal> journal; // null: a single node
+  // Cluster only: all invalid or null on a single node.
+  cluster_membership cluster;
+  std::shared_ptr<const cluster_journal> journal;
   steward_actor steward;
   std::map<std::string, generator_view> generators;
   std::map<std::string, stream_actor> streams;
@@ -103,29 +106,143 @@ void retire(self_ptr self, const std::string& id) {
     });
 }
 
-void collect_infos(self_ptr self,
-                   caf::typed_response_promise<std::vector<stream_info>> rp) {
+using infos_handler = std::function<void(std::vector<stream_info>)>;
+
+/// The infos of this node's streams, sorted by id.
+void collect_infos(self_ptr self, infos_handler done) {
   auto& streams = self->state.streams;
   auto infos = std::make_shared<std::vector<stream_info>>();
   auto pending = std::make_shared<size_t>(streams.size());
-  if (streams.empty()) {
-    rp.deliver(std::vector<stream_info>{});
-    return;
-  }
-  auto done = [rp, infos, pending]() mutable {
+  if (streams.empty())
+    return done({});
+  auto one_done = [infos, pending, done] {
     if (--*pending > 0)
       return;
     std::sort(infos->begin(), infos->end(),
               [](auto& a, auto& b) { return a.id < b.id; });
-    rp.deliver(std::move(*infos));
+    done(std::move(*infos));
   };
   for (auto& kv : streams)
     self->request(kv.second, std::chrono::seconds(5), caf::get_atom::value)
-      .then([infos, done](stream_info& info) mutable {
+      .then([infos, one_done](stream_info& info) {
               infos->push_back(std::move(info));
-              done();
+              one_done();
             },
-            [done](caf::error&) mutable { done(); });
+            [one_done](caf::error&) { one_done(); });
+}
+
+/// Cluster: a generator runs somewhere when an operator wants it to.
+void show_desired_generator(self_ptr self, stream_info& info) {
+  auto& g = self->state.generators[info.id];
+  info.generator_running = g.desired == "running" || g.desired == "paused";
+  info.generator_paused = g.desired == "paused";
+  info.generator_kind = info.generator_running
+                          ? config_for(self, info.id).generator_kind
+                          : "";
+}
+
+/// Cluster: adds every other node's subscribers to this node's infos, with
+/// the count of each node.
+std::vector<stream_info> cluster_wide(self_ptr self,
+                                      std::vector<stream_info> infos,
+                                      const node_reports& reports) {
+  auto& me = self->state.cluster.node_name();
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    index[infos[i].id] = i;
+    infos[i].clients_by_node.emplace_back(me, infos[i].clients);
+  }
+  for (auto& report : reports)
+    for (auto& s : report.streams) {
+      if (report.node == me || s.service != self->state.svc.name)
+        continue;
+      auto [it, added] = index.emplace(s.stream_id, infos.size());
+      if (added) {
+        infos.emplace_back();
+        infos.back().id = s.stream_id;
+      }
+      auto& info = infos[it->second];
+      info.clients += s.clients;
+      info.clients_by_node.emplace_back(report.node, s.clients);
+    }
+  for (auto& info : infos)
+    show_desired_generator(self, info);
+  std::sort(infos.begin(), infos.end(),
+            [](auto& a, auto& b) { return a.id < b.id; });
+  return infos;
+}
+
+caf::result<std::vector<stream_info>> stream_infos(self_ptr self) {
+  auto rp = self->make_response_promise<std::vector<stream_info>>();
+  collect_infos(self, [self, rp](std::vector<stream_info> infos) mutable {
+    if (!self->state.cluster) {
+      rp.deliver(std::move(infos));
+      return;
+    }
+    self->request(self->state.cluster.directory, caf::infinite,
+                  nodes_atom::value)
+      .then(
+        [self, rp, infos](node_reports& reports) mutable {
+          rp.deliver(cluster_wide(self, std::move(infos), reports));
+        },
+        [self, rp, infos](caf::error&) mutable {
+          rp.deliver(cluster_wide(self, std::move(infos), {}));
+        });
+  });
+  return rp;
+}
+
+node_view view_of(const cluster::node_report& report) {
+  node_view n{report.node, report.url, report.started_ms,
+              report.streams.size(), 0};
+  for (auto& s : report.streams)
+    n.clients += s.clients;
+  return n;
+}
+
+caf::result<cluster_view> cluster_state(self_ptr self) {
+  auto& c = self->state.cluster;
+  if (!c)
+    return cluster_view{};
+  cluster_view shown{true, c.node_name(), c.link->connected(),
+                     c.settings.urls, {}, {}};
+  auto rp = self->make_response_promise<cluster_view>();
+  self->request(c.directory, caf::infinite, nodes_atom::value)
+    .then(
+      [rp, shown](node_reports& reports) mutable {
+        for (auto& r : reports)
+          shown.nodes.push_back(view_of(r));
+        rp.deliver(std::move(shown));
+      },
+      [rp, shown](caf::error& err) mutable {
+        shown.error = view(err).message;
+        rp.deliver(std::move(shown));
+      });
+  return rp;
+}
+
+/// Cluster: every stream of the service in JetStream, not only this node's.
+caf::result<uint64_t> publish_to_all(self_ptr self, const event_input& in) {
+  auto& st = self->state;
+  if (!st.journal) {
+    for (auto& kv : st.streams)
+      self->send(kv.second, post_atom::value, in);
+    return static_cast<uint64_t>(st.streams.size());
+  }
+  auto rp = self->make_response_promise<uint64_t>();
+  self->request(st.journal->any_worker(), caf::infinite, list_atom::value)
+    .then(
+      [self, rp, in](std::vector<std::string>& ids) mutable {
+        uint64_t reached = 0;
+        for (auto& id : ids)
+          if (auto stream = ensure(self, id)) {
+            self->send(*stream, post_atom::value, in);
+            ++reached;
+          }
+        rp.deliver(reached);
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
 }
 
 /// In a cluster the steward starts generators, on one node each.
@@ -192,17 +309,19 @@ caf::result<caf::ok_atom> control(self_ptr self, Atom op,
 service_actor::behavior_type
 service_impl(self_ptr self, service_settings svc, settings cfg,
              std::shared_ptr<const generator_registry> registry,
-             std::shared_ptr<cluster::jetstream_link> link) {
+             cluster_membership cluster) {
   auto& st = self->state;
   st.svc = std::move(svc);
   st.sse = cfg.sse;
   st.limits = cfg.streams;
   st.max_subscribers = cfg.limits.max_connections_per_stream;
   st.registry = std::move(registry);
-  if (link) {
+  if (cluster) {
+    st.cluster = std::move(cluster);
+    auto& link = st.cluster.link;
     st.journal = std::make_shared<const cluster_journal>(
       self->system(), link, st.svc.name, link->config().node_name);
-    spawn_steward_for(self, link, cfg.cluster);
+    spawn_steward_for(self, link, st.cluster.settings);
   }
   // On shutdown the streams go with their service.
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -239,9 +358,7 @@ service_impl(self_ptr self, service_settings svc, settings cfg,
                                 caf::publish_atom::value, std::move(in));
     },
     [self](publish_all_atom, const event_input& in) {
-      for (auto& kv : self->state.streams)
-        self->send(kv.second, post_atom::value, in);
-      return static_cast<uint64_t>(self->state.streams.size());
+      return publish_to_all(self, in);
     },
     [self](start_atom op, const std::string& id) {
       return control(self, op, id);
@@ -255,11 +372,15 @@ service_impl(self_ptr self, service_settings svc, settings cfg,
     [self](resume_atom op, const std::string& id) {
       return control(self, op, id);
     },
-    [self](caf::get_atom) {
+    [self](caf::get_atom) { return stream_infos(self); },
+    [self](local_atom) {
       auto rp = self->make_response_promise<std::vector<stream_info>>();
-      collect_infos(self, rp);
+      collect_infos(self, [rp](std::vector<stream_info> infos) mutable {
+        rp.deliver(std::move(infos));
+      });
       return rp;
     },
+    [self](cluster_atom) { return cluster_state(self); },
     [self](caf::get_atom, const std::string& id) {
       return forward<stream_info>(self, existing(self, id),
                                   caf::get_atom::value);
@@ -288,9 +409,9 @@ service_impl(self_ptr self, service_settings svc, settings cfg,
 service_actor spawn_service(caf::actor_system& sys, service_settings svc,
                             const settings& cfg,
                             std::shared_ptr<const generator_registry> registry,
-                            std::shared_ptr<cluster::jetstream_link> link) {
+                            cluster_membership cluster) {
   return sys.spawn(service_impl, std::move(svc), cfg, std::move(registry),
-                   std::move(link));
+                   std::move(cluster));
 }
 
 } // namespace eventcast

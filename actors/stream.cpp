@@ -25,6 +25,7 @@ struct catching_up {
   std::shared_ptr<mailbox> inbox;
   uint64_t cursor = 0; // the last event it has
   bool fetching = false;
+  bool lagging = false; // its id is in JetStream, not yet in this node's feed
 };
 
 struct stream_state {
@@ -137,7 +138,7 @@ caf::result<published> publish(self_ptr self, event_input in) {
   auto rp = self->make_response_promise<published>();
   store(self, e).then(
     [rp, id = e.id](uint64_t seq) mutable {
-      rp.deliver(published{seq, std::move(id)});
+      rp.deliver(published{seq, std::move(id), true});
     },
     [rp, stream = e.stream_id](caf::error& err) mutable {
       log_not_stored(stream, err);
@@ -269,7 +270,8 @@ void backfill(self_ptr self, uint64_t client_id, uint64_t to) {
 /// (JetStream has it: wait for it) or the id is not one of this stream's.
 void probe(self_ptr self, uint64_t client_id, uint64_t id) {
   auto use = [self, id](catching_up& b, stored_events& got) {
-    if (!got.events.empty() && got.events.front().seq == id)
+    b.lagging = !got.events.empty() && got.events.front().seq == id;
+    if (b.lagging)
       return;
     b.inbox->push_replay({events_missed_frame(self, std::nullopt, id)});
     b.cursor = self->state.seq;
@@ -287,8 +289,11 @@ void catch_up(self_ptr self, uint64_t client_id) {
     st.behind.erase(it);
     return;
   }
-  if (b.cursor > st.seq)
-    return probe(self, client_id, b.cursor);
+  if (b.cursor > st.seq) {
+    if (!b.lagging) // else the feed's next events release it
+      probe(self, client_id, b.cursor);
+    return;
+  }
   auto replay = st.history.since(b.cursor, st.seq);
   if (replay.lost != uint64_t{0})
     return backfill(self, client_id,

@@ -88,6 +88,8 @@ pid_t this_tid() {
 struct options {
   std::string host = "127.0.0.1";
   int port = 8080;
+  std::vector<int> sub_ports; // empty: port; subscriber thread t uses [t % n]
+  int pub_port = 0;           // 0: port
   uint32_t subscribers = 10;
   uint32_t streams = 1;
   std::string sub_path_template = "/api/v1/events/stream/bench-{stream}";
@@ -124,6 +126,8 @@ void usage() {
   std::puts(
     "usage: loadgen [options]\n"
     "  --host H (127.0.0.1) --port P (8080)\n"
+    "  --sub-ports P1,P2,.. subscriber thread t connects to P(t mod n), e.g. the\n"
+    "      nodes of a cluster (with --sub-threads n); --pub-port P publishes there\n"
     "  --subscribers N --streams S (subscriber i reads stream i % S)\n"
     "  --sub-path-template T   ('/api/v1/events/stream/bench-{stream}')\n"
     "  --ramp-per-sec R (2000) --max-pending N (100) --sub-threads T (1)\n"
@@ -145,14 +149,16 @@ void usage() {
     "Exit status: 0 when every check passed, 1 when one failed, 2 on bad usage.");
 }
 
-std::vector<pid_t> parse_pids(const std::string& text) {
-  std::vector<pid_t> pids;
+/// "1,2,3" as numbers (pids, ports).
+template <class T>
+std::vector<T> parse_numbers(const std::string& text) {
+  std::vector<T> out;
   std::stringstream ss{text};
   std::string item;
   while (std::getline(ss, item, ','))
     if (!item.empty())
-      pids.push_back(static_cast<pid_t>(std::stol(item)));
-  return pids;
+      out.push_back(static_cast<T>(std::stol(item)));
+  return out;
 }
 
 // -- templates ----------------------------------------------------------------
@@ -1778,6 +1784,8 @@ options parse_args(int argc, char** argv, std::string& report_file,
       std::exit(0);
     } else if (arg == "--host") o.host = next();
     else if (arg == "--port") o.port = static_cast<int>(num());
+    else if (arg == "--sub-ports") o.sub_ports = parse_numbers<int>(next());
+    else if (arg == "--pub-port") o.pub_port = static_cast<int>(num());
     else if (arg == "--subscribers") o.subscribers = static_cast<uint32_t>(num());
     else if (arg == "--streams") o.streams = std::max<uint32_t>(1, static_cast<uint32_t>(num()));
     else if (arg == "--sub-path-template") o.sub_path_template = next();
@@ -1793,7 +1801,7 @@ options parse_args(int argc, char** argv, std::string& report_file,
     else if (arg == "--duration") o.duration = num();
     else if (arg == "--pub-connections") o.pub_connections = std::max<uint32_t>(1, static_cast<uint32_t>(num()));
     else if (arg == "--unordered") o.unordered = true;
-    else if (arg == "--server-pid") o.server_pids = parse_pids(next());
+    else if (arg == "--server-pid") o.server_pids = parse_numbers<pid_t>(next());
     else if (arg == "--idle") o.idle = true;
     else if (arg == "--settle-ms") o.settle_ms = static_cast<int64_t>(num());
     else if (arg == "--hold-ms") o.hold_ms = static_cast<int64_t>(num());
@@ -1858,7 +1866,10 @@ int main(int argc, char** argv) {
     assignment[i % threads].push_back(i % opt.streams);
   std::vector<std::unique_ptr<sub_worker>> workers;
   for (uint32_t t = 0; t < threads; ++t)
-    workers.push_back(std::make_unique<sub_worker>(opt, addr, assignment[t]));
+    workers.push_back(std::make_unique<sub_worker>(
+      opt, opt.sub_ports.empty() ? addr
+                                 : resolve(opt.host, opt.sub_ports[t % opt.sub_ports.size()]),
+      assignment[t]));
   auto ramp_start = mono_us();
   auto ramp_cpu0 = sample_procs(opt.server_pids, false, false);
   for (auto& w : workers)
@@ -1902,7 +1913,7 @@ int main(int argc, char** argv) {
   // Memory with every subscriber connected.
   auto loaded = sample_procs(opt.server_pids, true, true);
 
-  publisher pub{opt, addr};
+  publisher pub{opt, opt.pub_port == 0 ? addr : resolve(opt.host, opt.pub_port)};
   if (!opt.idle && !pub.connect_all())
     die("the publisher cannot connect", 1);
 

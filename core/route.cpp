@@ -1,5 +1,7 @@
 #include "core/route.hpp"
 
+#include <utility>
+
 #include "core/validate.hpp"
 
 namespace eventcast {
@@ -65,6 +67,12 @@ const char* allow_header(std::string_view method) {
   return method == "GET" ? "GET, OPTIONS" : "POST, OPTIONS";
 }
 
+/// Routes of the node rather than of a service: GET only.
+constexpr std::pair<std::string_view, route_kind> node_routes[] = {
+  {"/health", route_kind::health},
+  {"/api/v1/cluster", route_kind::cluster},
+};
+
 route_match resolve(std::string_view method, size_t service, target t) {
   route_match m;
   m.service = service;
@@ -87,14 +95,15 @@ route_match resolve(std::string_view method, size_t service, target t) {
 
 route_match match_route(std::string_view method, std::string_view path,
                         const std::vector<std::string>& service_paths) {
-  if (path == "/health") {
-    route_match m;
-    m.allow = "GET, OPTIONS";
-    m.kind = method == "GET" ? route_kind::health
-             : method == "OPTIONS" ? route_kind::preflight
-                                   : route_kind::method_not_allowed;
-    return m;
-  }
+  for (auto& [node_path, kind] : node_routes)
+    if (path == node_path) {
+      route_match m;
+      m.allow = "GET, OPTIONS";
+      m.kind = method == "GET"       ? kind
+               : method == "OPTIONS" ? route_kind::preflight
+                                     : route_kind::method_not_allowed;
+      return m;
+    }
   for (size_t i = 0; i < service_paths.size(); ++i) {
     auto& base = service_paths[i];
     if (!starts_with(path, base))

@@ -19,6 +19,7 @@ enum class route_kind {
   resume,
   preflight,  // OPTIONS on any known route
   health,     // GET /health
+  cluster,    // GET /api/v1/cluster
   not_found,
   method_not_allowed,
   bad_stream_id,

@@ -13,9 +13,15 @@ std::string stream_json(const stream_info& s) {
                      .field("paused", s.generator_paused);
   if (!s.generator_kind.empty())
     generator.field("kind", s.generator_kind);
-  return json::object_writer{}
-    .field("clients", s.clients)
-    .field("active", true)
+  json::object_writer info;
+  info.field("clients", s.clients);
+  if (!s.clients_by_node.empty()) {
+    json::object_writer nodes;
+    for (auto& [node, clients] : s.clients_by_node)
+      nodes.field(node, clients);
+    info.raw_field("nodes", nodes.str());
+  }
+  return info.field("active", true)
     .raw_field("generator", generator.str())
     .field("last_event_id", s.last_event_id)
     .field("events_published", s.events_published)

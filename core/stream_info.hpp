@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace eventcast {
@@ -21,6 +22,9 @@ struct stream_info {
   uint64_t dropped_events = 0;    // drop_oldest drops
   uint64_t slow_disconnects = 0;  // mailboxes closed on overflow
   uint64_t generator_restarts = 0;
+  // Cluster: subscribers per node (node name, clients); `clients` is their
+  // sum. Empty on a single node.
+  std::vector<std::pair<std::string, uint64_t>> clients_by_node;
 };
 
 /// `{"success":true,"data":{"<id>":{"clients":..,"active":true,

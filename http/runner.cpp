@@ -92,11 +92,9 @@ std::string joined(const std::vector<std::string>& urls) {
   return out.str();
 }
 
-/// The node's link to NATS, or null without a cluster. Never waits long for
-/// NATS: an unreachable one is said so and retried in the background.
-std::shared_ptr<cluster::jetstream_link> join_cluster(const settings& cfg) {
-  if (!cfg.cluster.enabled())
-    return nullptr;
+/// The node's link to NATS. Never waits long for NATS: an unreachable one
+/// is said so and retried in the background.
+std::shared_ptr<cluster::jetstream_link> connect_nats(const settings& cfg) {
   auto name = node_name(cfg);
   auto on_state = [](cluster::connection_state s) {
     EC_INFO("cluster", "NATS " << cluster::to_string(s));
@@ -118,18 +116,38 @@ std::shared_ptr<cluster::jetstream_link> join_cluster(const settings& cfg) {
   return shared;
 }
 
+std::string advertised_url(const settings& cfg) {
+  if (!cfg.cluster.advertise_url.empty() || cfg.http.port == 0)
+    return cfg.cluster.advertise_url;
+  return "http://" + cfg.http.host + ":" + std::to_string(cfg.http.port);
+}
+
+/// Empty without a cluster.
+cluster_membership join_cluster(caf::actor_system& sys, const settings& cfg) {
+  if (!cfg.cluster.enabled())
+    return {};
+  auto link = connect_nats(cfg);
+  auto directory = spawn_directory(sys, link, advertised_url(cfg), cfg.cluster);
+  return {std::move(link), std::move(directory), cfg.cluster};
+}
+
 } // namespace
 
 std::vector<mount>
 spawn_services(caf::actor_system& sys, const settings& cfg,
                std::shared_ptr<const generator_registry> registry) {
-  auto link = join_cluster(cfg);
+  auto cluster = join_cluster(sys, cfg);
   std::vector<mount> mounts;
+  named_services announced;
   for (auto& svc : cfg.services) {
     EC_INFO("app", "service '" << svc.name << "' at " << svc.path);
     mounts.push_back(
-      {svc.path, spawn_service(sys, svc, cfg, registry, link)});
+      {svc.path, spawn_service(sys, svc, cfg, registry, cluster)});
+    announced.emplace_back(svc.name, mounts.back().service);
   }
+  if (cluster)
+    caf::anon_send(cluster.directory, announce_atom::value,
+                   std::move(announced));
   return mounts;
 }
 

@@ -244,12 +244,12 @@ void broadcast(context& ctx, const Http::Request& req, const route_match& m,
   ask<published>(
     ctx, svc, r,
     [id = body.stream_id](responder& r, published& p) {
-      r.ok("Event broadcasted to stream: " + id,
-           json::object_writer{}
-             .field("stream_id", id)
-             .field("event_id", p.event_id)
-             .field("id", p.seq)
-             .str());
+      json::object_writer data;
+      data.field("stream_id", id).field("event_id", p.event_id).field("id",
+                                                                      p.seq);
+      if (p.stored)
+        data.field("stored", true);
+      r.ok("Event broadcasted to stream: " + id, data.str());
     },
     caf::publish_atom::value, body.stream_id, body.event);
 }
@@ -290,6 +290,15 @@ void dispatch(context& ctx, const Http::Request& req, const route_match& m,
                             .field("status", "ok")
                             .field("timestamp", unix_now())
                             .str());
+    case route_kind::cluster:
+      if (ctx.mounts.empty()) // no service to ask: nothing is clustered
+        return r->send(200, cluster_body({}));
+      return ask<cluster_view>(
+        ctx, ctx.mounts.front().service, r,
+        [](responder& r, cluster_view& view) {
+          r.send(200, cluster_body(view));
+        },
+        cluster_atom::value);
     case route_kind::method_not_allowed:
       return r->fail(error_code::method_not_allowed,
                      std::string{"method not allowed; use "} + m.allow, {},

@@ -102,7 +102,7 @@ export class SpreadPublisher {
             timeout: 5000,
           });
           if (res.status === 200) {
-            this.acked.push({ n, seq: res.json.data.id, node: i });
+            this.acked.push({ n, seq: res.json.data.id, node: i, stored: res.json.data.stored });
             n++;
             continue;
           }

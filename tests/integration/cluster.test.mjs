@@ -7,7 +7,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor, observe, broadcast, postJson, EVENTS } from './harness.mjs';
+import { waitFor, observe, broadcast, getJson, postJson, EVENTS } from './harness.mjs';
 import { Resumable } from './clients.mjs';
 import { startNats, startNode, SpreadPublisher, checkComplete, waitForId } from './cluster.mjs';
 
@@ -66,6 +66,35 @@ test('every node delivers the same ids in the same order, and the publish answer
     assert.deepEqual(s.received().map((e) => e.json.data.n), pub.acked.map((a) => a.n));
   }
   assert.deepEqual(new Set(pub.acked.map((a) => a.node)), new Set([0, 1, 2]), 'published through every node');
+  assert.ok(pub.acked.every((a) => a.stored), 'every answer says the event is stored');
+});
+
+test('stream info counts the subscribers of every node, with a per-node breakdown', async () => {
+  const stream = `count-${tag}`;
+  await subscribeAll(stream, [nodes[0], nodes[0], nodes[1]]);
+  const names = nodes.map((n, i) => `n${i + 1}-${tag}`);
+  const info = await waitFor(async () => {
+    const res = await getJson(nodes[2].base, `${EVENTS}/streams`);
+    const s = res.json.data[stream];
+    return s && s.clients === 3 && s;
+  }, 'three subscribers counted on the third node');
+  assert.deepEqual(info.nodes, { [names[0]]: 2, [names[1]]: 1 });
+  const cluster = await getJson(nodes[2].base, '/api/v1/cluster');
+  assert.equal(cluster.status, 200);
+  assert.equal(cluster.json.data.enabled, true);
+  assert.equal(cluster.json.data.node, names[2]);
+  assert.equal(cluster.json.data.nats.connected, true);
+  assert.deepEqual(cluster.json.data.nodes.map((n) => n.node).sort(), [...names].sort());
+});
+
+test('a broadcast to all streams reaches streams that live on other nodes only', async () => {
+  const stream = `elsewhere-${tag}`;
+  const [s] = await subscribeAll(stream, [nodes[1]]);
+  await broadcast(nodes[1].base, EVENTS, { stream_id: stream, type: 't', message: 'create' });
+  const res = await postJson(nodes[0].base, `${EVENTS}/broadcast`, { type: 'all', message: 'to every stream' });
+  assert.equal(res.status, 200, res.text);
+  assert.ok(res.json.data.streams >= 1);
+  await waitFor(() => s.received().some((e) => e.json.type === 'all'), 'the broadcast on the other node');
 });
 
 test('a client resumes on another node exactly, beyond that node\'s ring', async () => {
@@ -103,6 +132,18 @@ test('an id older than JetStream\'s retention gets events_missed with the exact 
   }
 });
 
+test('an id the stream never gave gets events_missed as unknown, then live events', async () => {
+  const stream = `unknown-id-${tag}`;
+  for (let n = 1; n <= 5; n++) await broadcast(nodes[0].base, EVENTS, { stream_id: stream, type: 't', message: `${n}` });
+  const s = subscriber(nodes[1], stream, { firstLastId: '999999' });
+  await s.open();
+  const missed = await waitFor(() => s.unsequenced().find((e) => e.json.type === 'events_missed'), 'events_missed');
+  assert.equal(missed.json.data.missed, null);
+  assert.equal(missed.json.data.unknown, true);
+  const res = await broadcast(nodes[2].base, EVENTS, { stream_id: stream, type: 't', message: 'live' });
+  await waitFor(() => idsOf(s).includes(res.json.data.id), 'the live event');
+});
+
 test('kill -9 of a NATS server while publishing loses no acknowledged event', async () => {
   const stream = `nats-kill-${tag}`;
   const subsOnNodes = await subscribeAll(stream);
@@ -123,13 +164,12 @@ test('kill -9 of a NATS server while publishing loses no acknowledged event', as
 
 test('kill -9 of an Eventcast node: its clients resume on another node with no gap', async () => {
   const stream = `node-kill-${tag}`;
-  const onVictim = track(new Resumable(url(nodes[1], stream)));
-  const onSurvivor = subscriber(nodes[2], stream);
-  await Promise.all([onVictim.open(), onSurvivor.open()]);
+  const [onVictim, onSurvivor] = await subscribeAll(stream, [nodes[1], nodes[2]]);
   const pub = new SpreadPublisher([nodes[0], nodes[2]], stream, { max: 300 });
   pub.start();
   await waitFor(() => onVictim.count() >= 50,
     () => `50 events on the node to kill (has ${onVictim.count()}, acked ${pub.acked.length}, ${pub.failures.slice(0, 3)})`);
+  onVictim.current.cutByUs = true; // it resumes below, on another node
   await nodes[1].stop('SIGKILL');
   await waitFor(() => onVictim.current.closed || onVictim.current.ended, 'the dead node\'s connection to end');
   onVictim.url = url(nodes[2], stream);
@@ -172,6 +212,32 @@ test('a generator runs on one node and moves on within seconds when that node di
   const i = nodes.indexOf(holder);
   nodes[i] = await startNode(nats.urls, `n${i}c-${tag}`, { config: NODE_CONFIG });
   await postJson(nodes[0].base, `${EVENTS}/stream/${stream}/stop`, {});
+});
+
+test('pause and resume on any node reach the node that runs the generator', async () => {
+  const stream = `pause-${tag}`;
+  const start = await postJson(nodes[1].base, `${EVENTS}/stream/${stream}/start`, {});
+  assert.equal(start.status, 200, start.text);
+  const s = subscriber(nodes[0], stream, { firstLastId: '0' });
+  await s.open();
+  await waitFor(() => s.count() >= 3, 'generated events');
+  const paused = await postJson(nodes[2].base, `${EVENTS}/stream/${stream}/pause`, {});
+  assert.equal(paused.status, 200, paused.text);
+  const again = await postJson(nodes[0].base, `${EVENTS}/stream/${stream}/pause`, {});
+  assert.equal(again.status, 409, 'already paused, seen from another node');
+  await observe(500); // events already on their way
+  const atPause = s.count();
+  await observe(1000);
+  assert.equal(s.count(), atPause, 'no event while paused');
+  const info = (await getJson(nodes[1].base, `${EVENTS}/streams`)).json.data[stream];
+  assert.deepEqual([info.generator.running, info.generator.paused], [true, true]);
+  const resumed = await postJson(nodes[0].base, `${EVENTS}/stream/${stream}/resume`, {});
+  assert.equal(resumed.status, 200, resumed.text);
+  await waitFor(() => s.count() >= atPause + 3, 'events after resume');
+  const stopped = await postJson(nodes[2].base, `${EVENTS}/stream/${stream}/stop`, {});
+  assert.equal(stopped.status, 200, stopped.text);
+  assert.equal((await postJson(nodes[1].base, `${EVENTS}/stream/${stream}/stop`, {})).status, 409);
+  assert.equal(checkComplete(idsOf(s), [], 1), '');
 });
 
 test('a stopped node (SIGSTOP) catches up after SIGCONT with no gap', async () => {

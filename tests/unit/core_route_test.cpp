@@ -27,6 +27,7 @@ const char* kind_name(route_kind k) {
     case route_kind::resume: return "resume";
     case route_kind::preflight: return "preflight";
     case route_kind::health: return "health";
+    case route_kind::cluster: return "cluster";
     case route_kind::not_found: return "not_found";
     case route_kind::method_not_allowed: return "method_not_allowed";
     case route_kind::bad_stream_id: return "bad_stream_id";
@@ -57,7 +58,7 @@ void check(const std::vector<route_case>& cases) {
       continue;
     ASSERT_NE(m.allow, nullptr);
     EXPECT_EQ(std::string{m.allow}, c.allow);
-    if (c.path != "/health") {
+    if (c.kind != route_kind::health && c.kind != route_kind::cluster) {
       EXPECT_EQ(m.service, c.service);
     }
     if (!c.stream_id.empty()) {
@@ -145,6 +146,17 @@ TEST(Route, HealthAnswersGetAndOptionsOnly) {
     {"POST", "/health", route_kind::method_not_allowed, 0, "", get_allow},
     nf("GET", "/health/"),
     nf("GET", "/healthz"),
+  });
+}
+
+TEST(Route, ClusterAnswersGetAndOptionsOnly) {
+  check({
+    {"GET", "/api/v1/cluster", route_kind::cluster, 0, "", get_allow},
+    {"OPTIONS", "/api/v1/cluster", route_kind::preflight, 0, "", get_allow},
+    {"POST", "/api/v1/cluster", route_kind::method_not_allowed, 0, "",
+     get_allow},
+    nf("GET", "/api/v1/cluster/"),
+    nf("GET", "/api/v1/clusters"),
   });
 }
 
