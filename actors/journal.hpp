@@ -49,7 +49,7 @@ public:
   /// Spawns `workers` detached actors on `link` for the service `service`.
   cluster_journal(caf::actor_system& sys,
           std::shared_ptr<cluster::jetstream_link> link, std::string service,
-          std::string node_name, size_t workers = 4);
+          std::string node_name, size_t workers = 8);
   ~cluster_journal();
 
   cluster_journal(const cluster_journal&) = delete;
