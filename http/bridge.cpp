@@ -9,11 +9,17 @@ namespace {
 // Class-based: CAF 0.17 trips UBSan on argument-less function actors.
 class bridge_actor : public caf::event_based_actor {
 public:
-  using caf::event_based_actor::event_based_actor;
+  explicit bridge_actor(caf::actor_config& cfg)
+    : caf::event_based_actor(cfg), streams_(this) {
+  }
 
   caf::behavior make_behavior() override {
-    return {[this](request_bridge::job& j) { j(this); }};
+    set_down_handler([this](caf::down_msg& dm) { streams_.forget(dm.source); });
+    return {[this](request_bridge::job& j) { j(this, streams_); }};
   }
+
+private:
+  stream_cache streams_;
 };
 
 } // namespace

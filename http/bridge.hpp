@@ -2,7 +2,8 @@
 
 // A few long-lived actors that send actor requests on behalf of the Pistache
 // threads, which must never wait: a job runs inside one of them and answers
-// from the reply. Cheaper than an actor spawned per HTTP request.
+// from the reply. Cheaper than an actor spawned per HTTP request. Each keeps
+// a stream cache, so that publishes skip the service actor.
 
 #include <atomic>
 #include <functional>
@@ -10,11 +11,13 @@
 
 #include <caf/all.hpp>
 
+#include "actors/stream_cache.hpp"
+
 namespace eventcast::http {
 
 class request_bridge {
 public:
-  using job = std::function<void(caf::event_based_actor*)>;
+  using job = std::function<void(caf::event_based_actor*, stream_cache&)>;
 
   request_bridge(caf::actor_system& sys, size_t actors);
   ~request_bridge();

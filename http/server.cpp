@@ -114,7 +114,7 @@ template <class Result, class OnValue, class... Ts>
 void ask(context& ctx, const service_actor& dest, responder_ptr r,
          OnValue on_value, Ts... xs) {
   auto timeout = ctx.cfg.http.request_timeout;
-  ctx.bridge.run([=](caf::event_based_actor* self) mutable {
+  ctx.bridge.run([=](caf::event_based_actor* self, stream_cache&) mutable {
     // The job runs once: its copies of the message can be moved out.
     self->request(dest, timeout, std::move(xs)...)
       .then([=](Result& value) { on_value(*r, value); },
@@ -199,7 +199,7 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
                              << stream_id << "'");
   subscription sub{client_id, inbox, last_event_id(req)};
   auto timeout = ctx.cfg.http.request_timeout;
-  ctx.bridge.run([=](caf::event_based_actor* self) {
+  ctx.bridge.run([=](caf::event_based_actor* self, stream_cache&) {
     self->request(svc, timeout, caf::subscribe_atom::value, stream_id, sub)
       .then([](uint64_t) {},
             [inbox, stream_id](caf::error& err) {
@@ -207,6 +207,30 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
                                                << view(err).message);
               inbox->close(close_reason::shutdown);
             });
+  });
+}
+
+/// A publish to one stream, straight to its stream actor once a bridge
+/// actor knows it.
+void publish(context& ctx, const service_actor& svc,
+             json::broadcast_request body, responder_ptr r) {
+  caf::duration timeout{ctx.cfg.http.request_timeout};
+  ctx.bridge.run([=](caf::event_based_actor*, stream_cache& streams) mutable {
+    // The job runs once: its copy of the event can be moved out.
+    streams.publish(
+      svc, body.stream_id, std::move(body.event), timeout,
+      [r, id = body.stream_id](caf::expected<published> p) {
+        if (!p) {
+          auto e = view(p.error());
+          return r->fail(e.code, e.message);
+        }
+        r->ok("Event broadcasted to stream: " + id,
+              json::object_writer{}
+                .field("stream_id", id)
+                .field("event_id", p->event_id)
+                .field("id", p->seq)
+                .str());
+      });
   });
 }
 
@@ -241,17 +265,7 @@ void broadcast(context& ctx, const Http::Request& req, const route_match& m,
              json::object_writer{}.field("streams", streams).str());
       },
       publish_all_atom::value, body.event);
-  ask<published>(
-    ctx, svc, r,
-    [id = body.stream_id](responder& r, published& p) {
-      r.ok("Event broadcasted to stream: " + id,
-           json::object_writer{}
-             .field("stream_id", id)
-             .field("event_id", p.event_id)
-             .field("id", p.seq)
-             .str());
-    },
-    caf::publish_atom::value, body.stream_id, body.event);
+  publish(ctx, svc, std::move(body), std::move(r));
 }
 
 template <class Atom>
