@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
@@ -158,6 +160,8 @@ struct output_reactor::impl : wake_target {
   std::vector<uint64_t> ready;
   bool stop_requested = false;
   millis drain{0};
+  // Set with `commands`: a long batch of frames stops to answer requests.
+  std::atomic<bool> commands_waiting{false};
 
   // Only the output thread touches these.
   std::unordered_map<uint64_t, connection_ptr> conns;
@@ -211,6 +215,7 @@ struct output_reactor::impl : wake_target {
       std::lock_guard<std::mutex> guard{mtx};
       first = ready.empty() && commands.empty();
       commands.push_back(std::move(cmd));
+      commands_waiting.store(true, std::memory_order_relaxed);
     }
     if (first)
       notify();
@@ -418,17 +423,21 @@ struct output_reactor::impl : wake_target {
     flush(*c);
   }
 
+  /// Takes the commands other threads posted and, with `ids`, the streams
+  /// that have new frames.
+  std::vector<command> take_posted(std::vector<uint64_t>* ids) {
+    std::lock_guard<std::mutex> guard{mtx};
+    commands_waiting.store(false, std::memory_order_relaxed);
+    if (ids)
+      ids->swap(ready);
+    return std::exchange(commands, {});
+  }
+
   void take_new_work() {
     uint64_t counter;
     [[maybe_unused]] auto n = ::read(event_fd, &counter, sizeof counter);
-    std::vector<command> cmds;
     std::vector<uint64_t> ids;
-    {
-      std::lock_guard<std::mutex> guard{mtx};
-      cmds.swap(commands);
-      ids.swap(ready);
-    }
-    for (auto& cmd : cmds)
+    for (auto& cmd : take_posted(&ids))
       apply(cmd);
     if (ids.empty())
       return;
@@ -442,11 +451,16 @@ struct output_reactor::impl : wake_target {
     std::vector<uint64_t> ids;
     ids.swap(due);
     due_at.reset();
-    for (auto id : ids)
+    for (auto id : ids) {
+      // A publisher waits for its answer; subscribers' frames can wait.
+      if (commands_waiting.load(std::memory_order_relaxed))
+        for (auto& cmd : take_posted(nullptr))
+          apply(cmd);
       if (auto it = conns.find(id); it != conns.end()) {
         auto c = it->second;
         flush(*c);
       }
+    }
   }
 
   /// How long epoll may wait: until the next sweep or the due writes.
