@@ -33,6 +33,11 @@ using clock_type = std::chrono::steady_clock;
 constexpr size_t max_frames_per_batch = 256;
 constexpr int max_iov = IOV_MAX < 1024 ? IOV_MAX : 1024;
 constexpr std::chrono::milliseconds sweep_period{500};
+// A publisher waits for its answer, subscribers' frames can wait: answers
+// are written between subscribers' writes while the oldest frames waiting
+// are younger than this. Past it they wait behind the frames, which paces
+// publishers to what the subscribers are sent.
+constexpr std::chrono::milliseconds answers_first_for{5};
 // How long a stream's last bytes may wait for a reader before we give up.
 constexpr std::chrono::seconds finish_grace{5};
 const std::string crlf = "\r\n";
@@ -450,10 +455,12 @@ struct output_reactor::impl : wake_target {
   void flush_due() {
     std::vector<uint64_t> ids;
     ids.swap(due);
+    auto answer_until = due_at ? *due_at - sse.coalesce + answers_first_for
+                               : clock_type::time_point{};
     due_at.reset();
     for (auto id : ids) {
-      // A publisher waits for its answer; subscribers' frames can wait.
-      if (commands_waiting.load(std::memory_order_relaxed))
+      if (commands_waiting.load(std::memory_order_relaxed)
+          && clock_type::now() < answer_until)
         for (auto& cmd : take_posted(nullptr))
           apply(cmd);
       if (auto it = conns.find(id); it != conns.end()) {
