@@ -50,7 +50,7 @@ struct context {
       connections(cfg.limits.max_connections,
                   cfg.limits.max_connections_per_ip),
       publishes(cfg.limits.publish_rate, cfg.limits.publish_burst),
-      bridge(sys, bridge_actors) {
+      bridge(sys, bridge_actors, cfg.http.request_timeout) {
     for (auto& m : mounts)
       paths.push_back(m.path);
   }
@@ -59,7 +59,7 @@ struct context {
 /// Answers one request exactly once, through the output reactor, in its
 /// place among the connection's responses. One that is dropped unanswered
 /// (its actor went away) answers 503, so later responses are not held up.
-class responder {
+class responder : public pending_answer {
 public:
   responder(context& ctx, uint64_t conn, uint64_t index, bool keep_alive)
     : ctx_(ctx),
@@ -68,9 +68,14 @@ public:
       opts_{ctx.cfg.http.cors_origin, keep_alive} {
   }
 
-  ~responder() {
+  ~responder() override {
     if (!answered_)
       fail(error_code::unavailable, "the server is shutting down");
+  }
+
+  void expire() override {
+    auto e = view(caf::make_error(caf::sec::request_timeout));
+    fail(e.code, e.message);
   }
 
   responder(const responder&) = delete;
@@ -109,20 +114,21 @@ private:
 using responder_ptr = std::shared_ptr<responder>;
 
 /// Sends one request to `dest` through the bridge and hands the reply (or
-/// the error) to the responder; the Pistache thread never waits.
+/// the error) to the responder; the Pistache thread never waits. The bridge
+/// times the answer out.
 template <class Result, class OnValue, class... Ts>
 void ask(context& ctx, const service_actor& dest, responder_ptr r,
          OnValue on_value, Ts... xs) {
-  auto timeout = ctx.cfg.http.request_timeout;
-  ctx.bridge.run([=](caf::event_based_actor* self, stream_cache&) mutable {
+  auto job = [=](caf::event_based_actor* self, stream_cache&) mutable {
     // The job runs once: its copies of the message can be moved out.
-    self->request(dest, timeout, std::move(xs)...)
+    self->request(dest, caf::infinite, std::move(xs)...)
       .then([=](Result& value) { on_value(*r, value); },
             [=](caf::error& err) {
               auto e = view(err);
               r->fail(e.code, e.message);
             });
-  });
+  };
+  ctx.bridge.run(std::move(job), r);
 }
 
 bool wants_keep_alive(const Http::Request& req) {
@@ -211,14 +217,13 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
 }
 
 /// A publish to one stream, straight to its stream actor once a bridge
-/// actor knows it.
+/// actor knows it. The bridge times the answer out.
 void publish(context& ctx, const service_actor& svc,
              json::broadcast_request body, responder_ptr r) {
-  caf::duration timeout{ctx.cfg.http.request_timeout};
-  ctx.bridge.run([=](caf::event_based_actor*, stream_cache& streams) mutable {
+  auto job = [=](caf::event_based_actor*, stream_cache& streams) mutable {
     // The job runs once: its copy of the event can be moved out.
     streams.publish(
-      svc, body.stream_id, std::move(body.event), timeout,
+      svc, body.stream_id, std::move(body.event), caf::infinite,
       [r, id = body.stream_id](caf::expected<published> p) {
         if (!p) {
           auto e = view(p.error());
@@ -231,7 +236,8 @@ void publish(context& ctx, const service_actor& svc,
                 .field("id", p->seq)
                 .str());
       });
-  });
+  };
+  ctx.bridge.run(std::move(job), r);
 }
 
 void broadcast(context& ctx, const Http::Request& req, const route_match& m,
