@@ -37,7 +37,7 @@ constexpr std::chrono::milliseconds sweep_period{500};
 // are written between subscribers' writes while the oldest frames waiting
 // are younger than this. Past it they wait behind the frames, which paces
 // publishers to what the subscribers are sent.
-constexpr std::chrono::milliseconds answers_first_for{5};
+constexpr std::chrono::milliseconds answers_first_for{2};
 // How long a stream's last bytes may wait for a reader before we give up.
 constexpr std::chrono::seconds finish_grace{5};
 const std::string crlf = "\r\n";
