@@ -1052,36 +1052,40 @@ TEST_F(ServiceActor, StreamThatLostItsSubscriberIsRemovedAfterRetention) {
 // -- stream cache -------------------------------------------------------------
 
 /// An actor that publishes through its stream_cache, as a bridge actor does.
-struct cache_owner_state {
-  std::unique_ptr<stream_cache> streams;
-  static inline const char* name = "cache_owner";
-};
+/// Class-based: CAF 0.17 trips UBSan on argument-less function actors.
+class cache_owner : public caf::event_based_actor {
+public:
+  explicit cache_owner(caf::actor_config& cfg)
+    : caf::event_based_actor(cfg), streams_(this) {
+  }
 
-caf::behavior cache_owner(caf::stateful_actor<cache_owner_state>* self) {
-  self->state.streams = std::make_unique<stream_cache>(self);
-  self->set_down_handler(
-    [self](caf::down_msg& dm) { self->state.streams->forget(dm.source); });
-  return {
-    [self](caf::publish_atom, const service_actor& svc, std::string& id) {
-      auto rp = self->make_response_promise<published>();
-      self->state.streams->publish(
-        svc, std::move(id), event_input{"t", "m", ""}, caf::infinite,
-        [rp](caf::expected<published> p) mutable {
-          if (p)
-            rp.deliver(std::move(*p));
-          else
-            rp.deliver(std::move(p.error()));
-        });
-      return rp;
-    },
-    [self](caf::get_atom) { return self->state.streams->size(); },
-  };
-}
+  caf::behavior make_behavior() override {
+    set_down_handler([this](caf::down_msg& dm) { streams_.forget(dm.source); });
+    return {
+      [this](caf::publish_atom, const service_actor& svc, std::string& id) {
+        auto rp = make_response_promise<published>();
+        streams_.publish(svc, std::move(id), event_input{"t", "m", ""},
+                         caf::infinite,
+                         [rp](caf::expected<published> p) mutable {
+                           if (p)
+                             rp.deliver(std::move(*p));
+                           else
+                             rp.deliver(std::move(p.error()));
+                         });
+        return rp;
+      },
+      [this](caf::get_atom) { return streams_.size(); },
+    };
+  }
+
+private:
+  stream_cache streams_;
+};
 
 class StreamCache : public ActorTest {
 protected:
   StreamCache() : service(make_service(plain_service(), limits())) {
-    owner = sys.spawn(cache_owner);
+    owner = sys.spawn<cache_owner>();
     owned.push_back(owner);
   }
 
