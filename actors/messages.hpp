@@ -37,6 +37,7 @@ using desired_atom = caf::atom_constant<caf::atom("desired")>;
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using local_atom = caf::atom_constant<caf::atom("local")>;
 using cluster_atom = caf::atom_constant<caf::atom("cluster")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 
 /// A new subscriber: its id, the mailbox the stream pushes frames into, and
 /// the last event id it saw (a reconnect), if any.
@@ -93,6 +94,8 @@ using service_actor = caf::typed_actor<
   caf::reacts_to<unsub_atom, std::string, uint64_t>,
   caf::replies_to<caf::publish_atom, std::string, event_input>::with<published>,
   caf::replies_to<publish_all_atom, event_input>::with<uint64_t>,
+  // The stream's own actor (created if needed), to publish to it directly.
+  caf::replies_to<lookup_atom, std::string>::with<stream_actor>,
   caf::replies_to<start_atom, std::string>::with<caf::ok_atom>,
   caf::replies_to<stop_atom, std::string>::with<caf::ok_atom>,
   caf::replies_to<pause_atom, std::string>::with<caf::ok_atom>,

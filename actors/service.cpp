@@ -357,6 +357,12 @@ service_impl(self_ptr self, service_settings svc, settings cfg,
       return forward<published>(self, ensure(self, id),
                                 caf::publish_atom::value, std::move(in));
     },
+    [self](lookup_atom, const std::string& id) -> caf::result<stream_actor> {
+      auto stream = ensure(self, id);
+      if (!stream)
+        return std::move(stream.error());
+      return *stream;
+    },
     [self](publish_all_atom, const event_input& in) {
       return publish_to_all(self, in);
     },

@@ -102,6 +102,26 @@ namespace {
 constexpr unsigned strict_parse
   = rapidjson::kParseValidateEncodingFlag;
 
+/// A document that keeps its first KiBs (values and parse stack) in itself,
+/// on the caller's stack: a request body of a usual size parses without a
+/// heap allocation, instead of RapidJSON's 64 KiB first chunk. Members in
+/// construction order.
+struct small_document {
+  using pool = rapidjson::MemoryPoolAllocator<>;
+
+  small_document()
+    : values(values_buffer, sizeof values_buffer),
+      stack(stack_buffer, sizeof stack_buffer),
+      doc(&values, sizeof stack_buffer, &stack) {
+  }
+
+  char values_buffer[4096];
+  char stack_buffer[1024];
+  pool values;
+  pool stack;
+  rapidjson::GenericDocument<rapidjson::UTF8<>, pool, pool> doc;
+};
+
 field_error invalid_field(std::string field, std::string message) {
   return {"invalid_field", std::move(field), std::move(message)};
 }
@@ -127,7 +147,8 @@ required_string(const rapidjson::Value& obj, const char* name) {
 }
 
 broadcast_result parse_checked(std::string_view body) {
-  rapidjson::Document doc;
+  small_document parsed;
+  auto& doc = parsed.doc;
   doc.Parse<strict_parse>(body.data(), body.size());
   if (doc.HasParseError())
     return field_error{"invalid_json", "",
@@ -190,9 +211,9 @@ broadcast_result parse_broadcast(std::string_view body) {
 bool is_object(std::string_view text) {
   if (text.find('\0') != std::string_view::npos)
     return false;
-  rapidjson::Document doc;
-  doc.Parse<strict_parse>(text.data(), text.size());
-  return !doc.HasParseError() && doc.IsObject();
+  small_document parsed;
+  parsed.doc.Parse<strict_parse>(text.data(), text.size());
+  return !parsed.doc.HasParseError() && parsed.doc.IsObject();
 }
 
 } // namespace eventcast::json

@@ -1,6 +1,22 @@
 #include "http/bridge.hpp"
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcast::http::request_bridge::job)
+#include <deque>
+#include <utility>
+
+namespace eventcast::http {
+
+namespace {
+
+struct task {
+  request_bridge::job run;
+  std::weak_ptr<pending_answer> answer;
+};
+
+} // namespace
+
+} // namespace eventcast::http
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcast::http::task)
 
 namespace eventcast::http {
 
@@ -9,27 +25,74 @@ namespace {
 // Class-based: CAF 0.17 trips UBSan on argument-less function actors.
 class bridge_actor : public caf::event_based_actor {
 public:
-  using caf::event_based_actor::event_based_actor;
+  bridge_actor(caf::actor_config& cfg, millis timeout)
+    : caf::event_based_actor(cfg), timeout_(timeout), streams_(this) {
+  }
 
   caf::behavior make_behavior() override {
-    return {[this](request_bridge::job& j) { j(this); }};
+    set_down_handler([this](caf::down_msg& dm) { streams_.forget(dm.source); });
+    return {
+      [this](task& t) {
+        watch(std::move(t.answer));
+        t.run(this, streams_);
+      },
+      [this](caf::tick_atom) { expire_overdue(); },
+    };
   }
+
+private:
+  void watch(std::weak_ptr<pending_answer> answer) {
+    if (answer.expired())
+      return;
+    deadlines_.emplace_back(clock().now() + timeout_, std::move(answer));
+    if (!ticking_)
+      tick();
+  }
+
+  void tick() {
+    ticking_ = true;
+    delayed_send(this, std::max(timeout_ / 4, millis{1}),
+                 caf::tick_atom::value);
+  }
+
+  // Deadlines come in the order of their jobs, so the overdue ones lead.
+  void expire_overdue() {
+    auto now = clock().now();
+    while (!deadlines_.empty()
+           && (deadlines_.front().second.expired()
+               || deadlines_.front().first <= now)) {
+      if (auto answer = deadlines_.front().second.lock())
+        answer->expire();
+      deadlines_.pop_front();
+    }
+    ticking_ = false;
+    if (!deadlines_.empty())
+      tick();
+  }
+
+  millis timeout_;
+  stream_cache streams_;
+  std::deque<std::pair<caf::actor_clock::time_point,
+                       std::weak_ptr<pending_answer>>>
+    deadlines_;
+  bool ticking_ = false;
 };
 
 } // namespace
 
-request_bridge::request_bridge(caf::actor_system& sys, size_t actors) {
+request_bridge::request_bridge(caf::actor_system& sys, size_t actors,
+                               millis timeout) {
   for (size_t i = 0; i < std::max<size_t>(actors, 1); ++i)
-    actors_.push_back(sys.spawn<bridge_actor>());
+    actors_.push_back(sys.spawn<bridge_actor>(timeout));
 }
 
 request_bridge::~request_bridge() {
   stop();
 }
 
-void request_bridge::run(job j) {
+void request_bridge::run(job j, std::weak_ptr<pending_answer> answer) {
   auto i = next_.fetch_add(1, std::memory_order_relaxed) % actors_.size();
-  caf::anon_send(actors_[i], std::move(j));
+  caf::anon_send(actors_[i], task{std::move(j), std::move(answer)});
 }
 
 void request_bridge::stop() {

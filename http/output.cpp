@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
@@ -31,6 +33,11 @@ using clock_type = std::chrono::steady_clock;
 constexpr size_t max_frames_per_batch = 256;
 constexpr int max_iov = IOV_MAX < 1024 ? IOV_MAX : 1024;
 constexpr std::chrono::milliseconds sweep_period{500};
+// A publisher waits for its answer, subscribers' frames can wait: answers
+// are written between subscribers' writes while the oldest frames waiting
+// are younger than this. Past it they wait behind the frames, which paces
+// publishers to what the subscribers are sent.
+constexpr std::chrono::milliseconds answers_first_for{2};
 // How long a stream's last bytes may wait for a reader before we give up.
 constexpr std::chrono::seconds finish_grace{5};
 const std::string crlf = "\r\n";
@@ -158,6 +165,8 @@ struct output_reactor::impl : wake_target {
   std::vector<uint64_t> ready;
   bool stop_requested = false;
   millis drain{0};
+  // Set with `commands`: a long batch of frames stops to answer requests.
+  std::atomic<bool> commands_waiting{false};
 
   // Only the output thread touches these.
   std::unordered_map<uint64_t, connection_ptr> conns;
@@ -211,6 +220,7 @@ struct output_reactor::impl : wake_target {
       std::lock_guard<std::mutex> guard{mtx};
       first = ready.empty() && commands.empty();
       commands.push_back(std::move(cmd));
+      commands_waiting.store(true, std::memory_order_relaxed);
     }
     if (first)
       notify();
@@ -418,17 +428,21 @@ struct output_reactor::impl : wake_target {
     flush(*c);
   }
 
+  /// Takes the commands other threads posted and, with `ids`, the streams
+  /// that have new frames.
+  std::vector<command> take_posted(std::vector<uint64_t>* ids) {
+    std::lock_guard<std::mutex> guard{mtx};
+    commands_waiting.store(false, std::memory_order_relaxed);
+    if (ids)
+      ids->swap(ready);
+    return std::exchange(commands, {});
+  }
+
   void take_new_work() {
     uint64_t counter;
     [[maybe_unused]] auto n = ::read(event_fd, &counter, sizeof counter);
-    std::vector<command> cmds;
     std::vector<uint64_t> ids;
-    {
-      std::lock_guard<std::mutex> guard{mtx};
-      cmds.swap(commands);
-      ids.swap(ready);
-    }
-    for (auto& cmd : cmds)
+    for (auto& cmd : take_posted(&ids))
       apply(cmd);
     if (ids.empty())
       return;
@@ -441,12 +455,19 @@ struct output_reactor::impl : wake_target {
   void flush_due() {
     std::vector<uint64_t> ids;
     ids.swap(due);
+    auto answer_until = due_at ? *due_at - sse.coalesce + answers_first_for
+                               : clock_type::time_point{};
     due_at.reset();
-    for (auto id : ids)
+    for (auto id : ids) {
+      if (commands_waiting.load(std::memory_order_relaxed)
+          && clock_type::now() < answer_until)
+        for (auto& cmd : take_posted(nullptr))
+          apply(cmd);
       if (auto it = conns.find(id); it != conns.end()) {
         auto c = it->second;
         flush(*c);
       }
+    }
   }
 
   /// How long epoll may wait: until the next sweep or the due writes.

@@ -50,7 +50,7 @@ struct context {
       connections(cfg.limits.max_connections,
                   cfg.limits.max_connections_per_ip),
       publishes(cfg.limits.publish_rate, cfg.limits.publish_burst),
-      bridge(sys, bridge_actors) {
+      bridge(sys, bridge_actors, cfg.http.request_timeout) {
     for (auto& m : mounts)
       paths.push_back(m.path);
   }
@@ -59,7 +59,7 @@ struct context {
 /// Answers one request exactly once, through the output reactor, in its
 /// place among the connection's responses. One that is dropped unanswered
 /// (its actor went away) answers 503, so later responses are not held up.
-class responder {
+class responder : public pending_answer {
 public:
   responder(context& ctx, uint64_t conn, uint64_t index, bool keep_alive)
     : ctx_(ctx),
@@ -68,9 +68,14 @@ public:
       opts_{ctx.cfg.http.cors_origin, keep_alive} {
   }
 
-  ~responder() {
+  ~responder() override {
     if (!answered_)
       fail(error_code::unavailable, "the server is shutting down");
+  }
+
+  void expire() override {
+    auto e = view(caf::make_error(caf::sec::request_timeout));
+    fail(e.code, e.message);
   }
 
   responder(const responder&) = delete;
@@ -109,20 +114,21 @@ private:
 using responder_ptr = std::shared_ptr<responder>;
 
 /// Sends one request to `dest` through the bridge and hands the reply (or
-/// the error) to the responder; the Pistache thread never waits.
+/// the error) to the responder; the Pistache thread never waits. The bridge
+/// times the answer out.
 template <class Result, class OnValue, class... Ts>
 void ask(context& ctx, const service_actor& dest, responder_ptr r,
          OnValue on_value, Ts... xs) {
-  auto timeout = ctx.cfg.http.request_timeout;
-  ctx.bridge.run([=](caf::event_based_actor* self) mutable {
+  auto job = [=](caf::event_based_actor* self, stream_cache&) mutable {
     // The job runs once: its copies of the message can be moved out.
-    self->request(dest, timeout, std::move(xs)...)
+    self->request(dest, caf::infinite, std::move(xs)...)
       .then([=](Result& value) { on_value(*r, value); },
             [=](caf::error& err) {
               auto e = view(err);
               r->fail(e.code, e.message);
             });
-  });
+  };
+  ctx.bridge.run(std::move(job), r);
 }
 
 bool wants_keep_alive(const Http::Request& req) {
@@ -199,7 +205,7 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
                              << stream_id << "'");
   subscription sub{client_id, inbox, last_event_id(req)};
   auto timeout = ctx.cfg.http.request_timeout;
-  ctx.bridge.run([=](caf::event_based_actor* self) {
+  ctx.bridge.run([=](caf::event_based_actor* self, stream_cache&) {
     self->request(svc, timeout, caf::subscribe_atom::value, stream_id, sub)
       .then([](uint64_t) {},
             [inbox, stream_id](caf::error& err) {
@@ -208,6 +214,30 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
               inbox->close(close_reason::shutdown);
             });
   });
+}
+
+/// A publish to one stream, straight to its stream actor once a bridge
+/// actor knows it. The bridge times the answer out.
+void publish(context& ctx, const service_actor& svc,
+             json::broadcast_request body, responder_ptr r) {
+  auto job = [=](caf::event_based_actor*, stream_cache& streams) mutable {
+    // The job runs once: its copy of the event can be moved out.
+    streams.publish(
+      svc, body.stream_id, std::move(body.event), caf::infinite,
+      [r, id = body.stream_id](caf::expected<published> p) {
+        if (!p) {
+          auto e = view(p.error());
+          return r->fail(e.code, e.message);
+        }
+        json::object_writer data;
+        data.field("stream_id", id).field("event_id", p->event_id);
+        data.field("id", p->seq);
+        if (p->stored)
+          data.field("stored", true);
+        r->ok("Event broadcasted to stream: " + id, data.str());
+      });
+  };
+  ctx.bridge.run(std::move(job), r);
 }
 
 void broadcast(context& ctx, const Http::Request& req, const route_match& m,
@@ -241,17 +271,7 @@ void broadcast(context& ctx, const Http::Request& req, const route_match& m,
              json::object_writer{}.field("streams", streams).str());
       },
       publish_all_atom::value, body.event);
-  ask<published>(
-    ctx, svc, r,
-    [id = body.stream_id](responder& r, published& p) {
-      json::object_writer data;
-      data.field("stream_id", id).field("event_id", p.event_id).field("id",
-                                                                      p.seq);
-      if (p.stored)
-        data.field("stored", true);
-      r.ok("Event broadcasted to stream: " + id, data.str());
-    },
-    caf::publish_atom::value, body.stream_id, body.event);
+  publish(ctx, svc, std::move(body), std::move(r));
 }
 
 template <class Atom>
