@@ -39,16 +39,10 @@ mkdir -p "$out"
 results=$out/results.tsv
 : >"$results"
 say() { echo "cluster-bench: $*" | tee -a "$out/events.log"; }
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
 
-bindir=$root/build/bench
-if [ "$build" -eq 1 ]; then
-  say "building Release binaries in $bindir"
-  cmake -S . -B "$bindir" -DCMAKE_BUILD_TYPE=Release -DEVENTCAST_BUILD_TESTS=OFF >"$out/build.log" 2>&1
-  cmake --build "$bindir" -j2 --target eventcast loadgen >>"$out/build.log" 2>&1 \
-    || { tail -n 40 "$out/build.log"; exit 1; }
-fi
-eventcast_bin=$bindir/app/eventcast
-loadgen_bin=$bindir/bench/loadgen
+build_binaries "$build"
 
 pids=()
 cleanup() {
@@ -58,8 +52,6 @@ cleanup() {
   "$root/scripts/nats-cluster.sh" stop "$out/nats" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # start_node NAME PORT [eventcast flags...]: the pid in $node_pid.
 start_node() {

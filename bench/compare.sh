@@ -57,6 +57,8 @@ events=$out/events.log
 : >"$events"
 
 say() { echo "compare: $*" | tee -a "$events"; }
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
 
 # -- Nchan -----------------------------------------------------------------------
 
@@ -116,16 +118,7 @@ ensure_nchan() {
 
 # -- build ----------------------------------------------------------------------
 
-bindir=$root/build/bench
-if [ "$build" -eq 1 ]; then
-  say "building Release binaries in $bindir"
-  cmake -S . -B "$bindir" -DCMAKE_BUILD_TYPE=Release -DEVENTCAST_BUILD_TESTS=OFF >"$out/build.log" 2>&1
-  cmake --build "$bindir" -j2 --target eventcast loadgen >>"$out/build.log" 2>&1 \
-    || { tail -n 40 "$out/build.log"; exit 1; }
-fi
-eventcast_bin=$bindir/app/eventcast
-loadgen_bin=$bindir/bench/loadgen
-[ -x "$eventcast_bin" ] && [ -x "$loadgen_bin" ] || { echo "compare: binaries missing in $bindir" >&2; exit 1; }
+build_binaries "$build"
 ensure_nchan
 module=$(nchan_module)
 
@@ -139,7 +132,6 @@ ulimit -n "$hard"
 server_pid=     # the process we started (Eventcast, or nginx's master)
 server_pids=    # what loadgen samples (nginx: master and workers)
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 wait_port() { # wait_port PORT PID
   local _
