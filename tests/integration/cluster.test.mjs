@@ -240,6 +240,21 @@ test('pause and resume on any node reach the node that runs the generator', asyn
   assert.equal(checkComplete(idsOf(s), [], 1), '');
 });
 
+test('a node that shuts down (SIGTERM) exits 0 and hands its generators over at once', async () => {
+  const stream = `handover-${tag}`;
+  const res = await postJson(nodes[0].base, `${EVENTS}/stream/${stream}/start`, {});
+  assert.equal(res.status, 200, res.text);
+  const holder = await waitFor(() => holderOf(stream), 'a node holding the generator');
+  const stoppedAt = Date.now();
+  assert.equal(await holder.stop('SIGTERM'), 0);
+  await waitFor(() => holderOf(stream), 'another node running the generator');
+  const handedOver = Date.now() - stoppedAt;
+  assert.ok(handedOver < 3000, `handed over after ${handedOver} ms (the lease TTL is 4 s)`);
+  const i = nodes.indexOf(holder);
+  nodes[i] = await startNode(nats.urls, `n${i}d-${tag}`, { config: NODE_CONFIG });
+  await postJson(nodes[0].base, `${EVENTS}/stream/${stream}/stop`, {});
+});
+
 test('a stopped node (SIGSTOP) catches up after SIGCONT with no gap', async () => {
   const stream = `sigstop-${tag}`;
   const [onStopped] = await subscribeAll(stream, [nodes[2]]);
