@@ -101,6 +101,9 @@ void check_route(std::string_view method, std::string_view path) {
     case route_kind::health:
       FUZZ_CHECK(method == "GET" && path == "/health", what);
       break;
+    case route_kind::cluster:
+      FUZZ_CHECK(method == "GET" && path == "/api/v1/cluster", what);
+      break;
     case route_kind::preflight:
       FUZZ_CHECK(method == "OPTIONS" && *m.allow != '\0', what);
       break;
