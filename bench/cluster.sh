@@ -111,11 +111,11 @@ latency=(--subscribers 100 --rate 200 --events 2000)
 spread=(--subscribers 300 --streams 10 --pub-connections 10 --rate 0 --duration "$duration")
 for round in $(seq 1 "$rounds"); do
   say "round $round: C1 latency (100 subscribers, 200 events/s)"
-  run C1 cross-node --port "${node_ports[0]}" --sub-ports "${node_ports[1]}" \
+  run C1 cluster --port "${node_ports[0]}" --sub-ports "${node_ports[1]}" \
     --server-pid "$all_nodes" "${latency[@]}"
   run C1 single --port "$single_port" --server-pid "$single_pid" "${latency[@]}"
   say "round $round: C2 throughput (300 subscribers, 10 streams, ${duration}s as fast as acknowledged)"
-  run C2 three-nodes --port "${node_ports[0]}" --sub-ports "$nodes_csv" --sub-threads 3 \
+  run C2 cluster --port "${node_ports[0]}" --sub-ports "$nodes_csv" --sub-threads 3 \
     --server-pid "$all_nodes" "${spread[@]}"
   run C2 single --port "$single_port" --server-pid "$single_pid" "${spread[@]}"
 done

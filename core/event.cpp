@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <random>
 
 #include "core/json.hpp"
 
@@ -20,13 +21,19 @@ std::string to_json(const event& e) {
 
 std::string next_event_id() {
   // Microseconds at start keep ids unique across restarts; the counter keeps
-  // them unique within the process.
+  // them unique within the process. Two processes started close together
+  // (cluster nodes) count through the same numbers, so each also ends its
+  // ids with six random digits of its own.
   static const uint64_t base = static_cast<uint64_t>(
     std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::system_clock::now().time_since_epoch())
       .count());
+  static const std::string suffix = [] {
+    auto digits = std::to_string(1000000 + std::random_device{}() % 1000000);
+    return digits.substr(1);
+  }();
   static std::atomic<uint64_t> counter{0};
-  return "evt_" + std::to_string(base + counter.fetch_add(1));
+  return "evt_" + std::to_string(base + counter.fetch_add(1)) + suffix;
 }
 
 int64_t unix_now() {

@@ -34,7 +34,8 @@ using frame = std::shared_ptr<const std::string>;
 /// empty), timestamp, stream_id.
 std::string to_json(const event& e);
 
-/// Unique event ids for this process: "evt_" followed by digits.
+/// Event ids unique to this process and, by their random last six digits,
+/// across processes: "evt_" followed by digits.
 std::string next_event_id();
 
 /// Unix seconds now.

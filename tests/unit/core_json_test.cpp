@@ -70,6 +70,18 @@ TEST(EventJson, OutputIsAJsonObject) {
 
 // --- append_string ---------------------------------------------------------
 
+TEST(EventId, EvtThenDigitsGrowingWithAFixedProcessSuffix) {
+  auto a = next_event_id();
+  auto b = next_event_id();
+  for (auto& id : {a, b}) {
+    ASSERT_EQ(id.rfind("evt_", 0), 0u) << id;
+    EXPECT_EQ(id.find_first_not_of("0123456789", 4), std::string::npos) << id;
+  }
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_LT(a, b);
+  EXPECT_EQ(a.substr(a.size() - 6), b.substr(b.size() - 6));
+}
+
 TEST(JsonString, EscapesQuotesAndBackslashes) {
   EXPECT_EQ(json_quoted(R"(a"b\c)"), R"("a\"b\\c")");
   EXPECT_EQ(json_quoted(""), R"("")");
