@@ -35,7 +35,7 @@ using directory_actor = caf::typed_actor<
 struct cluster_membership {
   std::shared_ptr<cluster::jetstream_link> link;
   directory_actor directory;
-  cluster_settings settings;
+  cluster_settings config;
 
   explicit operator bool() const { return link != nullptr; }
   const std::string& node_name() const { return link->config().node_name; }

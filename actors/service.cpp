@@ -205,7 +205,7 @@ caf::result<cluster_view> cluster_state(self_ptr self) {
   if (!c)
     return cluster_view{};
   cluster_view shown{true, c.node_name(), c.link->connected(),
-                     c.settings.urls, {}, {}};
+                     c.config.urls, {}, {}};
   auto rp = self->make_response_promise<cluster_view>();
   self->request(c.directory, caf::infinite, nodes_atom::value)
     .then(
@@ -321,7 +321,7 @@ service_impl(self_ptr self, service_settings svc, settings cfg,
     auto& link = st.cluster.link;
     st.journal = std::make_shared<const cluster_journal>(
       self->system(), link, st.svc.name, link->config().node_name);
-    spawn_steward_for(self, link, st.cluster.settings);
+    spawn_steward_for(self, link, st.cluster.config);
   }
   // On shutdown the streams go with their service.
   self->set_exit_handler([self](caf::exit_msg& msg) {
