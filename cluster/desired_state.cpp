@@ -134,7 +134,12 @@ expected<uint64_t> desired_state_store::put(std::string_view service,
     return kv.error();
   auto key = generator_key(service, stream_id);
   uint64_t rev = 0;
-  auto s = kvStore_PutString(&rev, kv->get(), key.c_str(), to_string(value));
+  auto s = detail::retry_while_leaderless(
+    state_->bucket.timeout(),
+    [&] {
+      return kvStore_PutString(&rev, kv->get(), key.c_str(), to_string(value));
+    },
+    [] { return true; });
   if (s != NATS_OK)
     return detail::to_error(s, "put desired state of " + key);
   return rev;

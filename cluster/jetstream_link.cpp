@@ -221,8 +221,6 @@ expected<void> jetstream_link::ensure_stream(std::string_view service,
 
 namespace {
 
-constexpr millis retry_pause{50};
-
 struct append_result {
   natsStatus status;
   uint64_t seq;
@@ -257,18 +255,17 @@ expected<uint64_t> jetstream_link::publish(std::string_view service,
     return detail::unavailable("publish to " + names.subject);
   if (auto ok = core_->ensure(names); !ok)
     return ok.error();
-  // No responders: nothing stored, the stream has no leader yet (a new
-  // stream's or a failover's election): worth retrying until the timeout.
-  auto deadline = std::chrono::steady_clock::now() + core_->cfg.timeout;
-  auto r = append(*core_, names, payload, std::string{msg_id});
-  while (r.status == NATS_NO_RESPONDERS
-         && std::chrono::steady_clock::now() + retry_pause < deadline) {
-    core_->check_exists(names);
-    std::this_thread::sleep_for(retry_pause);
-    if (auto ok = core_->ensure(names); !ok)
-      return ok.error();
+  append_result r{};
+  auto attempt = [&] {
     r = append(*core_, names, payload, std::string{msg_id});
-  }
+    return r.status;
+  };
+  auto recreate_if_deleted = [&] {
+    core_->check_exists(names);
+    return static_cast<bool>(core_->ensure(names));
+  };
+  detail::retry_while_leaderless(core_->cfg.timeout, attempt,
+                                 recreate_if_deleted);
   if (r.status != NATS_OK)
     return detail::to_error(r.status, "publish to " + names.subject);
   return r.seq;

@@ -112,6 +112,10 @@ expected<std::shared_ptr<kvStore>> lazy_bucket::get() {
   return bound;
 }
 
+millis lazy_bucket::timeout() const {
+  return core_->cfg.timeout;
+}
+
 void lazy_bucket::forget() {
   std::lock_guard<std::mutex> guard{mtx_};
   kv_.reset();

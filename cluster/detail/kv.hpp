@@ -53,6 +53,9 @@ public:
 
   const bucket_spec& spec() const { return spec_; }
 
+  /// The link's request timeout.
+  millis timeout() const;
+
 private:
   expected<std::shared_ptr<kvStore>> bind();
 

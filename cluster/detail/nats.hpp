@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string_view>
+#include <thread>
 
 #include "cluster/expected.hpp"
 
@@ -68,6 +69,24 @@ inline int64_t to_ns(std::chrono::milliseconds d) {
 template <class Config>
 millis consumer_wait(const Config& cfg) {
   return std::max(millis{250}, cfg.timeout / 4);
+}
+
+/// Calls `attempt` (which returns a natsStatus) again while the answer is
+/// "no responders" -- nothing was done: the stream or bucket has no leader
+/// yet (a new one, or an election after a server died) -- until `timeout`
+/// passed or `between` (called before each retry) returns false.
+template <class Attempt, class Between>
+natsStatus retry_while_leaderless(millis timeout, Attempt attempt,
+                                  Between between) {
+  constexpr millis pause{50};
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto s = attempt();
+  while (s == NATS_NO_RESPONDERS
+         && std::chrono::steady_clock::now() + pause < deadline && between()) {
+    std::this_thread::sleep_for(pause);
+    s = attempt();
+  }
+  return s;
 }
 
 /// A JetStream context on `nc` whose requests wait at most `wait`.
