@@ -63,10 +63,9 @@ worker_impl(worker_ptr, std::shared_ptr<cluster::jetstream_link> link,
 
 cluster_journal::cluster_journal(caf::actor_system& sys,
                  std::shared_ptr<cluster::jetstream_link> link,
-                 std::string service, std::string node_name, size_t workers)
+                 std::string service, size_t workers)
   : link_(std::move(link)),
-    service_(std::move(service)),
-    node_name_(std::move(node_name)) {
+    service_(std::move(service)) {
   for (size_t i = 0; i < std::max<size_t>(workers, 1); ++i)
     workers_.push_back(
       sys.spawn<caf::detached>(worker_impl, link_, service_));
@@ -82,7 +81,7 @@ const journal_worker& cluster_journal::worker_for(const std::string& stream_id) 
 }
 
 std::string cluster_journal::message_id(const std::string& event_id) const {
-  return node_name_ + "/" + event_id;
+  return link_->config().node_name + "/" + event_id;
 }
 
 caf::error make_error(const cluster::error& err) {

@@ -48,8 +48,8 @@ class cluster_journal {
 public:
   /// Spawns `workers` detached actors on `link` for the service `service`.
   cluster_journal(caf::actor_system& sys,
-          std::shared_ptr<cluster::jetstream_link> link, std::string service,
-          std::string node_name, size_t workers = 8);
+                  std::shared_ptr<cluster::jetstream_link> link,
+                  std::string service, size_t workers = 8);
   ~cluster_journal();
 
   cluster_journal(const cluster_journal&) = delete;
@@ -66,7 +66,6 @@ public:
   std::string message_id(const std::string& event_id) const;
 
   const std::string& service() const { return service_; }
-  const std::string& node_name() const { return node_name_; }
   const std::shared_ptr<cluster::jetstream_link>& link() const {
     return link_;
   }
@@ -74,7 +73,6 @@ public:
 private:
   std::shared_ptr<cluster::jetstream_link> link_;
   std::string service_;
-  std::string node_name_;
   std::vector<journal_worker> workers_;
 };
 

@@ -275,16 +275,16 @@ void apply(self_ptr self, const std::string& id) {
   g.paused = pause;
 }
 
-void spawn_steward_for(self_ptr self, std::shared_ptr<cluster::jetstream_link> link,
-                       const cluster_settings& cluster) {
+void spawn_steward_for(self_ptr self) {
   auto& st = self->state;
+  auto& cluster = st.cluster.config;
   steward_config cfg{st.svc.name, {}, cluster.lease_ttl, cluster.replicas};
   for (auto& s : st.svc.streams)
     if (s.autostart && !s.generator.empty())
       cfg.autostart.push_back(s.id);
   st.steward = spawn_steward(self->system(),
                              caf::actor_cast<service_actor>(self),
-                             std::move(link), std::move(cfg));
+                             st.cluster.link, std::move(cfg));
 }
 
 /// An operator's start/stop/pause/resume: here, or through the steward.
@@ -318,10 +318,9 @@ service_impl(self_ptr self, service_settings svc, settings cfg,
   st.registry = std::move(registry);
   if (cluster) {
     st.cluster = std::move(cluster);
-    auto& link = st.cluster.link;
     st.journal = std::make_shared<const cluster_journal>(
-      self->system(), link, st.svc.name, link->config().node_name);
-    spawn_steward_for(self, link, st.cluster.config);
+      self->system(), st.cluster.link, st.svc.name);
+    spawn_steward_for(self);
   }
   // On shutdown the streams go with their service.
   self->set_exit_handler([self](caf::exit_msg& msg) {
