@@ -28,8 +28,11 @@ step() { # step <name> <command...>
 
 # ccache keeps the 10-minute budget on a 2-core machine: a clean clone
 # rebuilds everything twice, mostly CAF templates that rarely change.
+# Keys relative to the clone (and not hashing the build folder, which -g
+# would) let a fresh clone in a new folder hit what an earlier clone cached.
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
 
 configure_build() { # configure_build <dir> <cmake args...>; quiet unless it fails
   local dir=$1; shift
