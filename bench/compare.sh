@@ -6,10 +6,13 @@
 #   bench/compare.sh [--rounds 3] [--loads L1,L2,L3,L4,L5] [--out DIR]
 #                    [--l2-duration 10] [--l3-duration 10] [--l5-duration 10]
 #                    [--eventcast-port 18080] [--nchan-port 18090] [--no-build]
+#                    [--policy disconnect|drop_oldest]
 #
 # Loads: L1-L5 of the benchmark issue, plus L2-9k and L5-9k (L2 and L5 with
 # 9,000 subscribers, under Eventcast's connection ceiling at 20,000
 # descriptors). Each load runs eventcast then nchan, --rounds times.
+# --policy sets Eventcast's slow-subscriber policy (sse.overflow_policy);
+# the checks (no duplicate, gap or reorder) must hold under both.
 #
 # Installs nginx and libnginx-mod-nchan with apt-get when missing (as root; the
 # package's own service is kept from starting, or stopped if it did start),
@@ -30,6 +33,7 @@ l5_duration=10
 ec_port=18080
 nchan_port=18090
 build=1
+policy=disconnect
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,10 +46,16 @@ while [ $# -gt 0 ]; do
     --eventcast-port) ec_port=$2; shift 2 ;;
     --nchan-port) nchan_port=$2; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --policy) policy=$2; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "compare: unknown option $1" >&2; exit 2 ;;
   esac
 done
+
+case "$policy" in
+  disconnect|drop_oldest) ;;
+  *) echo "compare: --policy is disconnect or drop_oldest, not $policy" >&2; exit 2 ;;
+esac
 
 out=${out:-/tmp/eventcast-bench-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
@@ -160,6 +170,7 @@ server:
   keepalive_timeout: 1s
 sse:
   heartbeat_interval: 10m      # long: no heartbeat traffic in the window
+  overflow_policy: $policy
 streams:
   max_streams: 10000
 limits:
@@ -290,7 +301,7 @@ run_one() { # run_one LOAD SERVER ROUND
 }
 
 say "output in $out; uptime at start: $(uptime)"
-say "$(nproc) CPUs; descriptor limit $(ulimit -n); loads $loads; $rounds rounds"
+say "$(nproc) CPUs; descriptor limit $(ulimit -n); loads $loads; $rounds rounds; policy $policy"
 IFS=, read -r -a load_list <<<"$loads"
 for load in "${load_list[@]}"; do
   for round in $(seq 1 "$rounds"); do

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -172,6 +174,8 @@ struct output_reactor::impl : wake_target {
   std::unordered_map<uint64_t, connection_ptr> conns;
   std::vector<uint64_t> due; // streams with frames, written at due_at
   std::optional<clock_type::time_point> due_at;
+  clock_type::time_point due_since; // when the oldest of `due` arrived
+  clock_type::time_point last_pass; // when flush_due last started
   bool draining = false;
   frame heartbeat = std::make_shared<const std::string>(
     sse::comment_frame("heartbeat"));
@@ -403,6 +407,10 @@ struct output_reactor::impl : wake_target {
 
   void apply(command& cmd) {
     if (cmd.what == command::attach) {
+      // Frames are gathered before a write already (coalesce); Nagle would
+      // hold a subscriber's next frame until the client acknowledged the last.
+      int one = 1;
+      ::setsockopt(cmd.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       auto c = std::make_shared<connection>();
       c->id = cmd.conn;
       c->fd = cmd.fd;
@@ -446,18 +454,22 @@ struct output_reactor::impl : wake_target {
       apply(cmd);
     if (ids.empty())
       return;
-    // Frames wait a moment, so that the ones that follow share the write.
+    // At most one pass over the streams per `coalesce`: frames that come
+    // soon after a pass wait for the next one and share its writes; after a
+    // quiet spell they go at once.
     due.insert(due.end(), ids.begin(), ids.end());
-    if (!due_at)
-      due_at = clock_type::now() + sse.coalesce;
+    if (!due_at) {
+      due_since = clock_type::now();
+      due_at = std::max(due_since, last_pass + sse.coalesce);
+    }
   }
 
   void flush_due() {
     std::vector<uint64_t> ids;
     ids.swap(due);
-    auto answer_until = due_at ? *due_at - sse.coalesce + answers_first_for
-                               : clock_type::time_point{};
+    auto answer_until = due_since + answers_first_for;
     due_at.reset();
+    last_pass = clock_type::now();
     for (auto id : ids) {
       if (commands_waiting.load(std::memory_order_relaxed)
           && clock_type::now() < answer_until)

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/sse.hpp"
 #include "http/output.hpp"
@@ -283,6 +284,48 @@ TEST(OutputReactorTtl, ExpiredStreamEndsWithRetry) {
   auto text = sp.read_until(contains("0\r\n\r\n"));
   EXPECT_NE(text.find("retry: "), std::string::npos) << text;
   EXPECT_TRUE(sp.closed_by_peer());
+  out.stop(millis{0});
+}
+
+/// The payloads of the chunks of an HTTP chunked body.
+std::vector<std::string> chunks_of(const std::string& body) {
+  std::vector<std::string> chunks;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    auto crlf = body.find("\r\n", pos);
+    auto size = std::stoul(body.substr(pos, crlf - pos), nullptr, 16);
+    chunks.push_back(body.substr(crlf + 2, size));
+    pos = crlf + 2 + size + 2;
+  }
+  return chunks;
+}
+
+TEST(OutputReactorCoalesce, FramesAfterAQuietSpellGoAtOnceLaterOnesShareAPass) {
+  auto settings = fast_settings();
+  settings.heartbeat_interval = millis{60000};
+  settings.coalesce = millis{1000};
+  http::output_reactor out{settings, millis{3600000}};
+  out.start();
+  socket_pair sp;
+  auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
+                               nullptr);
+  auto text = sp.read_until(contains("H\r\n\r\n"));
+  auto start = std::chrono::steady_clock::now();
+  inbox->push(make_frame(1));
+  text = sp.read_until(contains("id: 1"), text);
+  auto first_after = std::chrono::steady_clock::now() - start;
+  std::this_thread::sleep_for(50ms); // the pass that wrote it is over
+  inbox->push(make_frame(2));
+  std::this_thread::sleep_for(50ms);
+  inbox->push(make_frame(3));
+  text = sp.read_until(contains("id: 3"), text);
+  auto rest_after = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(first_after, 500ms);
+  EXPECT_GE(rest_after, 950ms);
+  ASSERT_EQ(text.rfind("H\r\n\r\n", 0), 0u) << text;
+  EXPECT_EQ(chunks_of(text.substr(5)),
+            (std::vector<std::string>{*make_frame(1),
+                                      *make_frame(2) + *make_frame(3)}));
   out.stop(millis{0});
 }
 
