@@ -23,6 +23,15 @@ const canListen = (port) => new Promise((resolve) => {
   srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
 });
 
+/** Whether the NATS server monitored on `port` says it is healthy: for
+ * JetStream, caught up with the meta leader and its streams' leaders. */
+const healthy = (port) => new Promise((resolve) => {
+  http.get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
+    res.resume();
+    resolve(res.statusCode === 200);
+  }).on('error', () => resolve(false));
+});
+
 /** A base port whose nine ports (clients, routes, monitoring) are free now. */
 async function basePort() {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -35,7 +44,8 @@ async function basePort() {
 
 /**
  * Starts three NATS servers; `urls` for --cluster, `kill(i)` (SIGKILL of
- * server i in 1..3), `restart(i)` (same config and store), `stop()`.
+ * server i in 1..3), `restart(i)` (same config and store), `whole()`,
+ * `stop()`.
  */
 export async function startNats() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'eventcast-nats-'));
@@ -54,6 +64,12 @@ export async function startNats() {
       const child = spawn('nats-server', ['-c', path.join(dir, `n${i}.conf`)],
         { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
       restarted.set(i, child);
+    },
+    /** Waits until all three servers are healthy again (after a restart). */
+    async whole() {
+      const all = async () => (await Promise.all([1, 2, 3].map((i) => healthy(base + 20 + i - 1))))
+        .every(Boolean);
+      await waitFor(all, 'all three NATS servers healthy', { timeout: 30_000 });
     },
     async stop() {
       for (const c of restarted.values()) { try { c.kill('SIGKILL'); } catch { /* gone */ } }

@@ -167,6 +167,7 @@ test('kill -9 of a NATS server while publishing loses no acknowledged event', as
     await waitForId(s, last, `the last acknowledged event (${last}) on ${s.url}`, { timeout: 20_000 });
     assert.equal(checkComplete(idsOf(s), pub.acked, 1), '');
   }
+  await nats.whole(); // the next tests create streams: on a whole cluster
 });
 
 test('kill -9 of an Eventcast node: its clients resume on another node with no gap', async () => {
