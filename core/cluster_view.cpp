@@ -1,7 +1,7 @@
 #include "core/cluster_view.hpp"
 
-#include "core/event.hpp"
 #include "core/json.hpp"
+#include "core/stream_info.hpp"
 
 namespace eventcast {
 
@@ -50,11 +50,7 @@ std::string cluster_body(const cluster_view& view) {
     if (!view.error.empty())
       data.field("error", view.error);
   }
-  return json::object_writer{}
-    .field("success", true)
-    .raw_field("data", data.str())
-    .field("timestamp", unix_now())
-    .str();
+  return data_body(data.str());
 }
 
 } // namespace eventcast

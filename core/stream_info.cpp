@@ -37,9 +37,13 @@ std::string streams_body(const std::vector<stream_info>& streams) {
   json::object_writer data;
   for (auto& s : streams)
     data.raw_field(s.id, stream_json(s));
+  return data_body(data.str());
+}
+
+std::string data_body(std::string_view data_json) {
   return json::object_writer{}
     .field("success", true)
-    .raw_field("data", data.str())
+    .raw_field("data", data_json)
     .field("timestamp", unix_now())
     .str();
 }

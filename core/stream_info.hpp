@@ -31,6 +31,9 @@ struct stream_info {
 /// "generator":{"running":..,"paused":..},...}},"timestamp":N}`
 std::string streams_body(const std::vector<stream_info>& streams);
 
+/// `{"success":true,"data":<data_json>,"timestamp":N}`
+std::string data_body(std::string_view data_json);
+
 /// `{"success":true,"message":..,"timestamp":N}`, with an optional `data`
 /// object (already JSON).
 std::string success_body(std::string_view message,
