@@ -26,15 +26,14 @@ namespace {
 class bridge_actor : public caf::event_based_actor {
 public:
   bridge_actor(caf::actor_config& cfg, millis timeout)
-    : caf::event_based_actor(cfg), timeout_(timeout), streams_(this) {
+    : caf::event_based_actor(cfg), timeout_(timeout) {
   }
 
   caf::behavior make_behavior() override {
-    set_down_handler([this](caf::down_msg& dm) { streams_.forget(dm.source); });
     return {
       [this](task& t) {
         watch(std::move(t.answer));
-        t.run(this, streams_);
+        t.run(this);
       },
       [this](caf::tick_atom) { expire_overdue(); },
     };
@@ -71,7 +70,6 @@ private:
   }
 
   millis timeout_;
-  stream_cache streams_;
   std::deque<std::pair<caf::actor_clock::time_point,
                        std::weak_ptr<pending_answer>>>
     deadlines_;

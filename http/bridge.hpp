@@ -3,8 +3,8 @@
 // A few long-lived actors that send actor requests on behalf of the Pistache
 // threads, which must never wait: a job runs inside one of them and answers
 // from the reply. Cheaper than an actor spawned per HTTP request. Each keeps
-// a stream cache, so that publishes skip the service actor, and the
-// deadlines of the answers its jobs owe.
+// the deadlines of the answers its jobs owe. (Publishes to one stream skip
+// the bridge: see actors/stream_publisher.hpp.)
 
 #include <atomic>
 #include <functional>
@@ -13,7 +13,6 @@
 
 #include <caf/all.hpp>
 
-#include "actors/stream_cache.hpp"
 #include "core/settings.hpp"
 
 namespace eventcast::http {
@@ -30,7 +29,7 @@ public:
 
 class request_bridge {
 public:
-  using job = std::function<void(caf::event_based_actor*, stream_cache&)>;
+  using job = std::function<void(caf::event_based_actor*)>;
 
   /// `timeout`: how long the answer of a job may take.
   request_bridge(caf::actor_system& sys, size_t actors, millis timeout);

@@ -10,6 +10,7 @@
 #include <pistache/http.h>
 #include <pistache/peer.h>
 
+#include "actors/stream_publisher.hpp"
 #include "core/errors.hpp"
 #include "core/framing.hpp"
 #include "core/json.hpp"
@@ -41,6 +42,7 @@ struct context {
   connection_counter connections;
   rate_limiter publishes;
   request_bridge bridge;
+  stream_publisher publisher;
 
   context(caf::actor_system& sys, settings c, std::vector<mount> ms)
     : sys(sys),
@@ -50,7 +52,8 @@ struct context {
       connections(cfg.limits.max_connections,
                   cfg.limits.max_connections_per_ip),
       publishes(cfg.limits.publish_rate, cfg.limits.publish_burst),
-      bridge(sys, bridge_actors, cfg.http.request_timeout) {
+      bridge(sys, bridge_actors, cfg.http.request_timeout),
+      publisher(sys, cfg.http.request_timeout) {
     for (auto& m : mounts)
       paths.push_back(m.path);
   }
@@ -119,7 +122,7 @@ using responder_ptr = std::shared_ptr<responder>;
 template <class Result, class OnValue, class... Ts>
 void ask(context& ctx, const service_actor& dest, responder_ptr r,
          OnValue on_value, Ts... xs) {
-  auto job = [=](caf::event_based_actor* self, stream_cache&) mutable {
+  auto job = [=](caf::event_based_actor* self) mutable {
     // The job runs once: its copies of the message can be moved out.
     self->request(dest, caf::infinite, std::move(xs)...)
       .then([=](Result& value) { on_value(*r, value); },
@@ -205,7 +208,7 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
                              << stream_id << "'");
   subscription sub{client_id, inbox, last_event_id(req)};
   auto timeout = ctx.cfg.http.request_timeout;
-  ctx.bridge.run([=](caf::event_based_actor* self, stream_cache&) {
+  ctx.bridge.run([=](caf::event_based_actor* self) {
     self->request(svc, timeout, caf::subscribe_atom::value, stream_id, sub)
       .then([](uint64_t) {},
             [inbox, stream_id](caf::error& err) {
@@ -216,28 +219,24 @@ void subscribe(context& ctx, const Http::Request& req, const route_match& m,
   });
 }
 
-/// A publish to one stream, straight to its stream actor once a bridge
-/// actor knows it. The bridge times the answer out.
+/// A publish to one stream, from this thread straight to its stream actor;
+/// the stream actor's thread answers.
 void publish(context& ctx, const service_actor& svc,
              json::broadcast_request body, responder_ptr r) {
-  auto job = [=](caf::event_based_actor*, stream_cache& streams) mutable {
-    // The job runs once: its copy of the event can be moved out.
-    streams.publish(
-      svc, body.stream_id, std::move(body.event), caf::infinite,
-      [r, id = body.stream_id](caf::expected<published> p) {
-        if (!p) {
-          auto e = view(p.error());
-          return r->fail(e.code, e.message);
-        }
-        json::object_writer data;
-        data.field("stream_id", id).field("event_id", p->event_id);
-        data.field("id", p->seq);
-        if (p->stored)
-          data.field("stored", true);
-        r->ok("Event broadcasted to stream: " + id, data.str());
-      });
-  };
-  ctx.bridge.run(std::move(job), r);
+  ctx.publisher.publish(
+    svc, body.stream_id, std::move(body.event),
+    [r, id = body.stream_id](caf::expected<published> p) {
+      if (!p) {
+        auto e = view(p.error());
+        return r->fail(e.code, e.message);
+      }
+      json::object_writer data;
+      data.field("stream_id", id).field("event_id", p->event_id);
+      data.field("id", p->seq);
+      if (p->stored)
+        data.field("stored", true);
+      r->ok("Event broadcasted to stream: " + id, data.str());
+    });
 }
 
 void broadcast(context& ctx, const Http::Request& req, const route_match& m,
@@ -526,6 +525,7 @@ void server::stop(millis drain) {
   impl_->endpoint.reset();
   impl_->ctx->output.stop(drain);
   impl_->ctx->bridge.stop();
+  impl_->ctx->publisher.stop();
 }
 
 } // namespace eventcast::http

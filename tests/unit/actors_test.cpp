@@ -23,7 +23,7 @@
 #include "actors/messages.hpp"
 #include "actors/service.hpp"
 #include "actors/stream.hpp"
-#include "actors/stream_cache.hpp"
+#include "actors/stream_publisher.hpp"
 #include "core/samples.hpp"
 
 using namespace std::chrono_literals;
@@ -1049,45 +1049,40 @@ TEST_F(ServiceActor, StreamThatLostItsSubscriberIsRemovedAfterRetention) {
   EXPECT_EQ(p->seq, 1u);
 }
 
-// -- stream cache -------------------------------------------------------------
+// -- stream publisher ---------------------------------------------------------
 
-/// An actor that publishes through its stream_cache, as a bridge actor does.
+/// A service that never answers: it keeps every promise it makes.
 /// Class-based: CAF 0.17 trips UBSan on argument-less function actors.
-class cache_owner : public caf::event_based_actor {
+class silent_service : public caf::event_based_actor {
 public:
-  explicit cache_owner(caf::actor_config& cfg)
-    : caf::event_based_actor(cfg), streams_(this) {
+  explicit silent_service(caf::actor_config& cfg)
+    : caf::event_based_actor(cfg) {
   }
 
   caf::behavior make_behavior() override {
-    set_down_handler([this](caf::down_msg& dm) { streams_.forget(dm.source); });
     return {
-      [this](caf::publish_atom, const service_actor& svc, std::string& id) {
-        auto rp = make_response_promise<published>();
-        streams_.publish(svc, std::move(id), event_input{"t", "m", ""},
-                         caf::infinite,
-                         [rp](caf::expected<published> p) mutable {
-                           if (p)
-                             rp.deliver(std::move(*p));
-                           else
-                             rp.deliver(std::move(p.error()));
-                         });
-        return rp;
+      [this](lookup_atom, std::string&) {
+        kept_.push_back(make_response_promise<stream_actor>());
+        return kept_.back();
       },
-      [this](caf::get_atom) { return streams_.size(); },
     };
   }
 
+  // A promise holds its actor: dropped here, or neither would be freed.
+  void on_exit() override { kept_.clear(); }
+
 private:
-  stream_cache streams_;
+  std::vector<caf::typed_response_promise<stream_actor>> kept_;
 };
 
-class StreamCache : public ActorTest {
+class StreamPublisher : public ActorTest {
 protected:
-  StreamCache() : service(make_service(plain_service(), limits())) {
-    owner = sys.spawn<cache_owner>();
-    owned.push_back(owner);
+  StreamPublisher()
+    : service(make_service(plain_service(), limits())),
+      publisher(sys, 1000ms) {
   }
+
+  ~StreamPublisher() override { publisher.stop(); }
 
   static stream_limits limits() {
     stream_limits l;
@@ -1095,14 +1090,23 @@ protected:
     return l;
   }
 
-  caf::expected<published> publish_to(std::string id) {
-    return ask<published>(owner, caf::publish_atom::value, service,
-                          std::move(id));
+  /// Publishes from the test's thread; `answer` is set once `done` runs.
+  void start_publish(std::string id,
+                     std::optional<caf::expected<published>>& answer) {
+    publisher.publish(service, std::move(id), event_input{"t", "m", ""},
+                      [&answer](caf::expected<published> p) {
+                        EXPECT_FALSE(answer) << "answered twice";
+                        answer = std::move(p);
+                      });
   }
 
-  size_t cached() {
-    auto n = ask<size_t>(owner, caf::get_atom::value);
-    return n ? *n : 0;
+  caf::expected<published> publish_to(std::string id) {
+    std::optional<caf::expected<published>> answer;
+    start_publish(std::move(id), answer);
+    sched.run();
+    if (!answer)
+      return make_error(error_code::internal, "no reply");
+    return std::move(*answer);
   }
 
   stream_actor stream_of(std::string id) {
@@ -1111,78 +1115,128 @@ protected:
     return s ? *s : stream_actor{};
   }
 
+  service_actor silent() {
+    auto hdl = sys.spawn<silent_service>();
+    owned.push_back(hdl);
+    return caf::actor_cast<service_actor>(hdl);
+  }
+
   service_actor service;
-  caf::actor owner;
+  stream_publisher publisher;
 };
 
-TEST_F(StreamCache, FirstPublishLooksTheStreamUpAndCreatesIt) {
+TEST_F(StreamPublisher, FirstPublishLooksTheStreamUpAndCreatesIt) {
   auto p = publish_to("s");
   ASSERT_TRUE(p) << sys.render(p.error());
   EXPECT_EQ(p->seq, 1u);
-  EXPECT_EQ(cached(), 1u);
+  EXPECT_EQ(publisher.cached(), 1u);
   auto i = ask<stream_info>(service, caf::get_atom::value, std::string{"s"});
   ASSERT_TRUE(i);
   EXPECT_EQ(i->last_event_id, 1u);
 }
 
-TEST_F(StreamCache, LaterPublishesSkipTheService) {
+TEST_F(StreamPublisher, LaterPublishesGoStraightToTheStreamActor) {
   ASSERT_TRUE(publish_to("s"));
-  self->send(owner, caf::publish_atom::value, service, std::string{"s"});
+  std::optional<caf::expected<published>> answer;
+  start_publish("s", answer);
   std::vector<caf::actor_id> ran;
   while (sched.has_job()) {
     ran.push_back(sched.next_job<caf::abstract_actor>().id());
     sched.run_once();
   }
-  EXPECT_EQ(std::count(ran.begin(), ran.end(), service.id()), 0);
-  EXPECT_EQ(std::count(ran.begin(), ran.end(), stream_of("s").id()), 1);
-  self->receive([](published& p) { EXPECT_EQ(p.seq, 2u); },
-                [&](caf::error& err) { ADD_FAILURE() << sys.render(err); });
+  EXPECT_EQ(ran, std::vector<caf::actor_id>{stream_of("s").id()})
+    << "one actor turn per publish: the stream actor's";
+  ASSERT_TRUE(answer);
+  ASSERT_TRUE(*answer) << sys.render(answer->error());
+  EXPECT_EQ((*answer)->seq, 2u);
 }
 
-TEST_F(StreamCache, KeepsOrderAndIdsPerStream) {
+TEST_F(StreamPublisher, KeepsOrderAndIdsPerStream) {
   for (uint64_t seq = 1; seq <= 5; ++seq)
     for (auto id : {"a", "b"}) {
       auto p = publish_to(id);
       ASSERT_TRUE(p);
       EXPECT_EQ(p->seq, seq) << id;
     }
-  EXPECT_EQ(cached(), 2u);
+  EXPECT_EQ(publisher.cached(), 2u);
 }
 
-TEST_F(StreamCache, RetiredStreamIsForgottenAndCreatedAfresh) {
+TEST_F(StreamPublisher, RetiredStreamIsForgottenAndCreatedAfresh) {
   ASSERT_TRUE(publish_to("s"));
   ASSERT_TRUE(publish_to("s"));
   elapse(30s); // no subscribers, no generator: retired
   EXPECT_EQ(code_of(ask<stream_info>(service, caf::get_atom::value,
                                      std::string{"s"})),
             "stream_not_found");
-  EXPECT_EQ(cached(), 0u);
+  EXPECT_EQ(publisher.cached(), 0u);
   auto p = publish_to("s");
   ASSERT_TRUE(p);
   EXPECT_EQ(p->seq, 1u);
-  EXPECT_EQ(cached(), 1u);
+  EXPECT_EQ(publisher.cached(), 1u);
 }
 
-TEST_F(StreamCache, PublishBouncedByAStreamThatJustWentGoesThroughTheService) {
+TEST_F(StreamPublisher, PublishBouncedByAStreamThatJustRetiredGoesThroughTheService) {
   ASSERT_TRUE(publish_to("s"));
   auto old = stream_of("s");
-  // The publish reaches the cached stream after it quit, before the owner
-  // hears that it went down.
-  self->send(owner, caf::publish_atom::value, service, std::string{"s"});
-  caf::anon_send_exit(old, caf::exit_reason::user_shutdown);
+  // Idle long enough: the stream tells the service, the service asks it to
+  // retire. Run the actors one at a time until that request is on its way.
+  sched.clock().advance_time(30s);
+  while (sched.has_job()) {
+    bool service_turn = sched.next_job<caf::abstract_actor>().id() == service.id();
+    sched.run_once();
+    if (service_turn)
+      break;
+  }
+  // The publish finds the stream in the cache and lands behind the retire
+  // request: the stream quits, and CAF bounces the publish.
+  EXPECT_EQ(publisher.cached(), 1u);
+  std::optional<caf::expected<published>> answer;
+  start_publish("s", answer);
   sched.run();
-  self->receive([](published& p) { EXPECT_EQ(p.seq, 1u); },
-                [&](caf::error& err) { ADD_FAILURE() << sys.render(err); });
+  ASSERT_TRUE(answer);
+  ASSERT_TRUE(*answer) << sys.render(answer->error());
+  EXPECT_EQ((*answer)->seq, 1u) << "not the fresh stream";
   EXPECT_NE(stream_of("s"), old);
 }
 
-TEST_F(StreamCache, ErrorsOfTheServiceReachTheCaller) {
+TEST_F(StreamPublisher, ErrorsOfTheServiceReachTheCaller) {
   stream_limits l;
   l.max_streams = 1;
   service = make_service(plain_service(), l);
   ASSERT_TRUE(publish_to("a"));
   EXPECT_EQ(code_of(publish_to("b")), "unavailable");
-  EXPECT_EQ(cached(), 1u);
+  EXPECT_EQ(publisher.cached(), 1u);
+}
+
+TEST_F(StreamPublisher, UnansweredPublishTimesOutOnce) {
+  service = silent();
+  std::optional<caf::expected<published>> answer;
+  start_publish("s", answer);
+  sched.run();
+  elapse(900ms, 10ms);
+  EXPECT_FALSE(answer) << "timed out before its timeout";
+  elapse(400ms, 10ms);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->error(), caf::sec::request_timeout);
+  elapse(5s); // a second answer would fail start_publish's check
+}
+
+TEST_F(StreamPublisher, StopDropsWaitingCallbacksUncalled) {
+  service = silent();
+  std::optional<caf::expected<published>> answer;
+  auto alive = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = alive;
+  publisher.publish(service, "s", event_input{"t", "m", ""},
+                    [&answer, alive](caf::expected<published> p) {
+                      answer = std::move(p);
+                    });
+  alive.reset();
+  sched.run();
+  EXPECT_FALSE(watch.expired()) << "the callback waits for its answer";
+  publisher.stop();
+  EXPECT_TRUE(watch.expired()) << "the callback outlived stop()";
+  elapse(5s);
+  EXPECT_FALSE(answer);
 }
 
 } // namespace

@@ -44,7 +44,7 @@ protected:
 
   /// Runs a job that leaves `answer` unanswered.
   void owe(const std::shared_ptr<probe_answer>& answer) {
-    bridge.run([](caf::event_based_actor*, stream_cache&) {}, answer);
+    bridge.run([](caf::event_based_actor*) {}, answer);
     sched.run();
   }
 
@@ -99,7 +99,7 @@ TEST_F(RequestBridge, LaterAnswersExpireLater) {
 
 TEST_F(RequestBridge, JobWithoutAnswerRunsWithoutDeadline) {
   bool ran = false;
-  bridge.run([&](caf::event_based_actor*, stream_cache&) { ran = true; });
+  bridge.run([&](caf::event_based_actor*) { ran = true; });
   sched.run();
   EXPECT_TRUE(ran);
   EXPECT_FALSE(sched.has_pending_timeout());
