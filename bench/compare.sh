@@ -157,7 +157,10 @@ start_eventcast() {
   cat >"$out/eventcast.yaml" <<YAML
 app:
   debug: false
-  scheduler_threads: 2
+  # One CAF worker: the Pistache reactor and the output thread take the
+  # other core's worth. L5, six alternating pairs: 1 worker 98-114k events/s
+  # (median 110k), 2 workers 91-119k (median 100k); L1 and L2 the same.
+  scheduler_threads: 1
 server:
   host: 127.0.0.1
   port: $ec_port
