@@ -483,9 +483,9 @@ struct output_reactor::impl : wake_target {
     }
   }
 
-  /// How long epoll may wait: until the next sweep or the due writes.
-  int wait_ms(clock_type::time_point next_sweep) const {
-    auto until = due_at ? std::min(*due_at, next_sweep) : next_sweep;
+  /// How long epoll may wait: until `wake_by` or the due writes.
+  int wait_ms(clock_type::time_point wake_by) const {
+    auto until = due_at ? std::min(*due_at, wake_by) : wake_by;
     auto left = until - clock_type::now();
     if (left <= clock_type::duration::zero())
       return 0;
@@ -562,7 +562,8 @@ struct output_reactor::impl : wake_target {
       }
       if (deadline && (conns.empty() || clock_type::now() >= *deadline))
         return;
-      auto n = ::epoll_wait(epoll_fd, events, 256, wait_ms(next_sweep));
+      auto wake_by = deadline ? std::min(*deadline, next_sweep) : next_sweep;
+      auto n = ::epoll_wait(epoll_fd, events, 256, wait_ms(wake_by));
       for (int i = 0; i < n; ++i) {
         if (events[i].data.u64 == 0)
           take_new_work();

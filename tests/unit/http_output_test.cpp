@@ -276,6 +276,26 @@ TEST(OutputReactorDrain, StopEndsStreamsWithJitteredRetry) {
   EXPECT_TRUE(sp.closed_by_peer());
 }
 
+TEST(OutputReactorDrain, StalledReaderIsCutWhenTheDrainEnds) {
+  socket_pair sp; // the test never reads: the stream's end cannot be written
+  http::output_reactor out{fast_settings(), millis{3600000}};
+  out.start();
+  auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
+                               nullptr);
+  auto big = std::make_shared<const std::string>(
+    sse::data_frame(1, std::string(64 * 1024, 'x')));
+  for (int i = 0; i < 40; ++i) // 2.6 MB: far more than the socket holds
+    inbox->push(big);
+  std::this_thread::sleep_for(100ms);
+  // The reactor sweeps every 500 ms from its start: the window ends at
+  // ~550 ms, just after the first sweep.
+  auto t0 = std::chrono::steady_clock::now();
+  out.stop(millis{450});
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, 450ms) << "the drain window was cut short";
+  EXPECT_LT(took, 700ms) << "the reactor slept on to its next sweep";
+}
+
 TEST(OutputReactorTtl, ExpiredStreamEndsWithRetry) {
   socket_pair sp;
   http::output_reactor out{fast_settings(), millis{300}};
