@@ -1,6 +1,5 @@
 #include "actors/stream_publisher.hpp"
 
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -8,6 +7,8 @@
 #include <vector>
 
 #include <caf/actor_companion.hpp>
+
+#include "core/deadlines.hpp"
 
 namespace eventcast {
 
@@ -44,8 +45,7 @@ struct stream_publisher::state
   mutable std::mutex mtx; // guards the fields below
   uint64_t last_request = 0;
   std::unordered_map<uint64_t, reply_handler> pending;
-  // Deadlines come in the order of their requests, so the overdue ones lead.
-  std::deque<std::pair<caf::actor_clock::time_point, uint64_t>> deadlines;
+  deadline_fifo<caf::actor_clock::time_point, uint64_t> deadlines;
   std::unordered_map<key, stream_actor, key_hash> streams;
 
   state(caf::actor_system& sys, millis timeout) : sys(sys), timeout(timeout) {
@@ -59,7 +59,7 @@ struct stream_publisher::state
       std::lock_guard<std::mutex> guard{mtx};
       id = ++last_request;
       pending.emplace(id, std::move(h));
-      deadlines.emplace_back(sys.clock().now() + timeout, id);
+      deadlines.add(sys.clock().now() + timeout, id);
     }
     caf::actor_cast<caf::strong_actor_ptr>(dest)->enqueue(
       companion, caf::make_message_id(id),
@@ -91,17 +91,13 @@ struct stream_publisher::state
     std::vector<reply_handler> overdue;
     {
       std::lock_guard<std::mutex> guard{mtx};
-      while (!deadlines.empty()) {
-        auto [deadline, id] = deadlines.front();
-        auto it = pending.find(id);
-        if (it != pending.end() && deadline > now)
-          break;
-        if (it != pending.end()) {
+      deadlines.pop_due(
+        now, [this](uint64_t id) { return pending.count(id) == 0; },
+        [&](uint64_t id) {
+          auto it = pending.find(id);
           overdue.push_back(std::move(it->second));
           pending.erase(it);
-        }
-        deadlines.pop_front();
-      }
+        });
     }
     for (auto& h : overdue) {
       auto timed_out = caf::make_message(

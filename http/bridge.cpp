@@ -1,7 +1,8 @@
 #include "http/bridge.hpp"
 
-#include <deque>
 #include <utility>
+
+#include "core/deadlines.hpp"
 
 namespace eventcast::http {
 
@@ -43,7 +44,7 @@ private:
   void watch(std::weak_ptr<pending_answer> answer) {
     if (answer.expired())
       return;
-    deadlines_.emplace_back(clock().now() + timeout_, std::move(answer));
+    deadlines_.add(clock().now() + timeout_, std::move(answer));
     if (!ticking_)
       tick();
   }
@@ -54,24 +55,21 @@ private:
                  caf::tick_atom::value);
   }
 
-  // Deadlines come in the order of their jobs, so the overdue ones lead.
   void expire_overdue() {
-    auto now = clock().now();
-    while (!deadlines_.empty()
-           && (deadlines_.front().second.expired()
-               || deadlines_.front().first <= now)) {
-      if (auto answer = deadlines_.front().second.lock())
-        answer->expire();
-      deadlines_.pop_front();
-    }
+    using answer_ptr = std::weak_ptr<pending_answer>;
+    deadlines_.pop_due(
+      clock().now(), [](const answer_ptr& a) { return a.expired(); },
+      [](const answer_ptr& a) {
+        if (auto answer = a.lock())
+          answer->expire();
+      });
     ticking_ = false;
     if (!deadlines_.empty())
       tick();
   }
 
   millis timeout_;
-  std::deque<std::pair<caf::actor_clock::time_point,
-                       std::weak_ptr<pending_answer>>>
+  deadline_fifo<caf::actor_clock::time_point, std::weak_ptr<pending_answer>>
     deadlines_;
   bool ticking_ = false;
 };
