@@ -76,10 +76,7 @@ public:
       fail(error_code::unavailable, "the server is shutting down");
   }
 
-  void expire() override {
-    auto e = view(caf::make_error(caf::sec::request_timeout));
-    fail(e.code, e.message);
-  }
+  void expire() override { fail(caf::make_error(caf::sec::request_timeout)); }
 
   responder(const responder&) = delete;
   responder& operator=(const responder&) = delete;
@@ -98,6 +95,12 @@ public:
   void fail(error_code code, std::string_view message,
             std::string_view field = {}, std::string_view extra = {}) {
     send(http_status(code), error_body(code, message, field), extra);
+  }
+
+  /// The status and JSON error an actor's error maps to.
+  void fail(const caf::error& err) {
+    auto e = view(err);
+    fail(e.code, e.message);
   }
 
   void ok(std::string_view message, std::string_view data_json = {}) {
@@ -126,10 +129,7 @@ void ask(context& ctx, const service_actor& dest, responder_ptr r,
     // The job runs once: its copies of the message can be moved out.
     self->request(dest, caf::infinite, std::move(xs)...)
       .then([=](Result& value) { on_value(*r, value); },
-            [=](caf::error& err) {
-              auto e = view(err);
-              r->fail(e.code, e.message);
-            });
+            [=](caf::error& err) { r->fail(err); });
   };
   ctx.bridge.run(std::move(job), r);
 }
@@ -226,10 +226,8 @@ void publish(context& ctx, const service_actor& svc,
   ctx.publisher.publish(
     svc, body.stream_id, std::move(body.event),
     [r, id = body.stream_id](caf::expected<published> p) {
-      if (!p) {
-        auto e = view(p.error());
-        return r->fail(e.code, e.message);
-      }
+      if (!p)
+        return r->fail(p.error());
       json::object_writer data;
       data.field("stream_id", id).field("event_id", p->event_id);
       data.field("id", p->seq);
