@@ -85,7 +85,7 @@ mailbox::batch mailbox::take(size_t max) {
   }
   b.missed = missed_;
   missed_ = 0;
-  b.closed = closed_;
+  b.closed = closed_.load(std::memory_order_relaxed);
   if (b.frames.empty())
     consumer_notified_ = false;
   return b;
@@ -107,13 +107,11 @@ bool mailbox::close(close_reason why) {
 }
 
 bool mailbox::closed() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return closed_ != close_reason::none;
+  return reason() != close_reason::none;
 }
 
 close_reason mailbox::reason() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return closed_;
+  return closed_.load(std::memory_order_acquire);
 }
 
 uint64_t mailbox::dropped_total() const {

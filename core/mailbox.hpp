@@ -3,6 +3,7 @@
 // The bounded queue between one stream actor (producer) and one subscriber's
 // output (consumer). Thread-safe; the producer never blocks.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -52,6 +53,7 @@ public:
   /// already closed.
   bool close(close_reason why);
 
+  /// Lock-free: the consumer asks on every write.
   bool closed() const;
   close_reason reason() const;
   uint64_t dropped_total() const;
@@ -68,7 +70,7 @@ private:
   std::function<void()> wake_;
   std::weak_ptr<wake_target> target_;
   uint64_t id_ = 0;
-  close_reason closed_ = close_reason::none;
+  std::atomic<close_reason> closed_{close_reason::none}; // set under mtx_
   bool consumer_notified_ = false;
   uint64_t missed_ = 0;
   uint64_t dropped_total_ = 0;

@@ -15,7 +15,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -26,6 +25,7 @@
 
 #include "core/log.hpp"
 #include "core/sse.hpp"
+#include "http/response.hpp"
 
 namespace eventcast::http {
 
@@ -129,7 +129,7 @@ struct connection {
   std::string stream_id;
   std::function<void()> on_close;
   out_buffer out;
-  char chunk_head[24] = {};
+  char chunk_head[chunk_size_line_max] = {};
   bool close_after = false; // shut down once `out` is written
   bool finishing = false;   // the stream's last bytes are queued
   bool registered = false;  // with the epoll set
@@ -177,6 +177,9 @@ struct output_reactor::impl : wake_target {
   std::optional<clock_type::time_point> due_at;
   clock_type::time_point due_since; // when the oldest of `due` arrived
   clock_type::time_point last_pass; // when flush_due last started
+  // The loop's time, read once per wake-up and per pass instead of once per
+  // write: a write's time only decides heartbeats and grace periods.
+  clock_type::time_point loop_now = clock_type::now();
   bool draining = false;
   frame heartbeat = std::make_shared<const std::string>(
     sse::comment_frame("heartbeat"));
@@ -282,9 +285,7 @@ struct output_reactor::impl : wake_target {
       total += f->size();
     if (total == 0)
       return;
-    auto n = std::snprintf(c.chunk_head, sizeof c.chunk_head, "%zx\r\n",
-                           total);
-    c.out.add_raw(c.chunk_head, static_cast<size_t>(n));
+    c.out.add_raw(c.chunk_head, chunk_size_line(total, c.chunk_head));
     for (auto& f : frames)
       c.out.add(std::move(f));
     c.out.add_static(crlf);
@@ -384,7 +385,7 @@ struct output_reactor::impl : wake_target {
           watch(c, true);
         return;
       }
-      c.last_write = clock_type::now();
+      c.last_write = loop_now;
     }
     if (done(c))
       release(c, c.inbox && !c.finishing ? close_reason::client_gone
@@ -470,7 +471,7 @@ struct output_reactor::impl : wake_target {
     ids.swap(due);
     auto answer_until = due_since + answers_first_for;
     due_at.reset();
-    last_pass = clock_type::now();
+    last_pass = loop_now = clock_type::now();
     for (auto id : ids) {
       if (commands_waiting.load(std::memory_order_relaxed)
           && clock_type::now() < answer_until)
@@ -564,6 +565,7 @@ struct output_reactor::impl : wake_target {
         return;
       auto wake_by = deadline ? std::min(*deadline, next_sweep) : next_sweep;
       auto n = ::epoll_wait(epoll_fd, events, 256, wait_ms(wake_by));
+      loop_now = clock_type::now();
       for (int i = 0; i < n; ++i) {
         if (events[i].data.u64 == 0)
           take_new_work();

@@ -1,6 +1,6 @@
 #include "http/response.hpp"
 
-#include <cstdio>
+#include <charconv>
 
 #include "core/sse.hpp"
 
@@ -26,12 +26,22 @@ std::string common_headers(const response_options& opts) {
 }
 
 std::string chunk(std::string_view payload) {
-  char size[24];
-  std::snprintf(size, sizeof size, "%zx\r\n", payload.size());
-  return size + std::string{payload} + "\r\n";
+  char size[chunk_size_line_max];
+  auto r = std::string(size, chunk_size_line(payload.size(), size));
+  r.append(payload);
+  r += "\r\n";
+  return r;
 }
 
 } // namespace
+
+size_t chunk_size_line(size_t size, char (&out)[chunk_size_line_max]) {
+  // to_chars, not snprintf: this runs once per write to every subscriber.
+  auto end = std::to_chars(out, out + chunk_size_line_max - 2, size, 16).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  return static_cast<size_t>(end - out);
+}
 
 const char* reason_phrase(int status) {
   switch (status) {

@@ -16,6 +16,13 @@ struct response_options {
 
 const char* reason_phrase(int status);
 
+/// Room for a chunk-size line: 16 hex digits and CRLF.
+constexpr size_t chunk_size_line_max = 18;
+
+/// Writes the line that opens a chunk of `size` bytes ("1a\r\n") into
+/// `out`; returns its length.
+size_t chunk_size_line(size_t size, char (&out)[chunk_size_line_max]);
+
 /// A complete response with a JSON body (none for 204). `extra_headers` is
 /// zero or more "Name: value\r\n" lines.
 std::string json_response(int status, std::string_view body,
