@@ -126,6 +126,7 @@ struct connection {
   std::map<uint64_t, slot> waiting; // responses that came early
   std::optional<uint64_t> detached_after;
   std::shared_ptr<mailbox> inbox;   // once the connection is a stream
+  frame stream_head; // held back until the stream's first frames or its end
   std::string stream_id;
   std::function<void()> on_close;
   out_buffer out;
@@ -318,14 +319,19 @@ struct output_reactor::impl : wake_target {
     if (batch.missed > 0)
       batch.frames.insert(batch.frames.begin(),
                           sse::missed_notice(batch.missed, c.stream_id));
-    if (!batch.frames.empty()) {
-      queue_chunk(c, batch.frames);
-      return true;
-    }
-    if (batch.closed == close_reason::none
-        || batch.closed == close_reason::client_gone)
+    auto ends = batch.closed != close_reason::none
+                && batch.closed != close_reason::client_gone;
+    if (batch.frames.empty() && !ends)
       return false;
-    queue_end(c, batch.closed);
+    // The stream actor's first frames (its `connection` event) say that the
+    // subscription is in place: a client that has the head misses nothing
+    // published after it.
+    if (c.stream_head)
+      c.out.add(std::move(c.stream_head));
+    if (batch.frames.empty())
+      queue_end(c, batch.closed);
+    else
+      queue_chunk(c, batch.frames);
     return true;
   }
 
@@ -338,10 +344,14 @@ struct output_reactor::impl : wake_target {
       auto s = std::move(it->second);
       c.waiting.erase(it);
       ++c.next_index;
-      c.out.add(std::make_shared<const std::string>(std::move(s.bytes)));
+      auto bytes = std::make_shared<const std::string>(std::move(s.bytes));
       c.close_after = s.close_after;
-      if (s.inbox)
+      if (s.inbox) {
+        c.stream_head = std::move(bytes);
         start_stream(c, std::move(s));
+      } else {
+        c.out.add(std::move(bytes));
+      }
     }
   }
 
@@ -511,7 +521,8 @@ struct output_reactor::impl : wake_target {
         continue;
       else if (now - c.opened >= client_ttl)
         expired.push_back(kv.second);
-      else if (c.out.empty() && now - c.last_write >= sse.heartbeat_interval)
+      else if (c.out.empty() && !c.stream_head
+               && now - c.last_write >= sse.heartbeat_interval)
         idle.push_back(kv.second);
     }
     for (auto& c : stuck)

@@ -43,7 +43,18 @@ struct socket_pair {
   /// Reads until `done(text)` holds or the deadline passes.
   template <class Pred>
   std::string read_until(Pred done, std::string text = {}) {
-    auto deadline = std::chrono::steady_clock::now() + deadline_after;
+    return read(done, std::move(text), deadline_after);
+  }
+
+  /// Whatever arrives within `window`.
+  std::string read_for(std::chrono::milliseconds window) {
+    return read([](const std::string&) { return false; }, {}, window);
+  }
+
+  template <class Pred>
+  std::string read(Pred done, std::string text,
+                   std::chrono::milliseconds window) {
+    auto deadline = std::chrono::steady_clock::now() + window;
     char buf[65536];
     while (!done(text) && std::chrono::steady_clock::now() < deadline) {
       pollfd p{client, POLLIN, 0};
@@ -130,9 +141,31 @@ TEST_F(OutputReactor, WritesHeadThenFramesAsChunks) {
   EXPECT_EQ(count(text, "id: "), 2u);
 }
 
+TEST_F(OutputReactor, HeadWaitsUntilTheFirstFramesSaySubscribed) {
+  socket_pair sp;
+  auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
+                               nullptr);
+  // Longer than a heartbeat interval: not even a heartbeat goes out.
+  EXPECT_EQ(sp.read_for(400ms), "");
+  inbox->push_replay({make_frame(1)}); // what a stream actor sends first
+  auto text = sp.read_until(contains("id: 1"));
+  EXPECT_EQ(text.rfind("H\r\n\r\n", 0), 0u) << text;
+}
+
+TEST_F(OutputReactor, StreamClosedBeforeItsFirstFramesGetsHeadAndEnd) {
+  socket_pair sp;
+  out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s", nullptr)
+    ->close(close_reason::shutdown); // e.g. the subscribe was refused
+  auto text = sp.read_until(contains("0\r\n\r\n"));
+  EXPECT_EQ(text.rfind("H\r\n\r\n", 0), 0u) << text;
+  EXPECT_NE(text.find("retry: "), std::string::npos) << text;
+  EXPECT_TRUE(sp.closed_by_peer());
+}
+
 TEST_F(OutputReactor, SendsHeartbeatsOnIdleStreams) {
   socket_pair sp;
-  out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s", nullptr);
+  out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s", nullptr)
+    ->push(make_frame(1));
   auto text = sp.read_until(
     [](const std::string& t) { return count(t, ": heartbeat") >= 2; });
   EXPECT_GE(count(text, ": heartbeat\n\n"), 2u);
@@ -151,7 +184,8 @@ TEST_F(OutputReactor, ClientThatLeavesIsReportedOnceAndCounted) {
   std::atomic<int> closes{0};
   auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
                                [&closes] { ++closes; });
-  sp.read_until(contains("H\r\n\r\n"));
+  inbox->push(make_frame(1));
+  sp.read_until(contains("id: 1"));
   EXPECT_EQ(out.streams(), 1u);
   ::close(sp.client);
   sp.client = -1;
@@ -329,10 +363,9 @@ TEST(OutputReactorCoalesce, FramesAfterAQuietSpellGoAtOnceLaterOnesShareAPass) {
   socket_pair sp;
   auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
                                nullptr);
-  auto text = sp.read_until(contains("H\r\n\r\n"));
   auto start = std::chrono::steady_clock::now();
   inbox->push(make_frame(1));
-  text = sp.read_until(contains("id: 1"), text);
+  auto text = sp.read_until(contains("id: 1"));
   auto first_after = std::chrono::steady_clock::now() - start;
   std::this_thread::sleep_for(50ms); // the pass that wrote it is over
   inbox->push(make_frame(2));
