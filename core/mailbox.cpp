@@ -27,6 +27,14 @@ bool mailbox::claim_wake_locked() {
   return true;
 }
 
+void mailbox::forget_replayed(size_t n) {
+  replay_queued_ -= std::min(n, replay_queued_);
+}
+
+bool mailbox::full_locked() const {
+  return queue_.size() >= capacity_ + replay_queued_;
+}
+
 mailbox::push_result mailbox::push(frame f) {
   auto result = push_result::queued;
   bool wake = false;
@@ -34,7 +42,7 @@ mailbox::push_result mailbox::push(frame f) {
     std::lock_guard<std::mutex> guard{mtx_};
     if (closed_ != close_reason::none)
       return push_result::closed;
-    if (queue_.size() >= capacity_) {
+    if (full_locked()) {
       if (policy_ == overflow_policy::disconnect) {
         closed_ = close_reason::overflow;
         ++dropped_total_;
@@ -49,6 +57,7 @@ mailbox::push_result mailbox::push(frame f) {
         if (queue_.empty())
           return result; // capacity 0: nothing older to drop
         queue_.pop_front();
+        forget_replayed(1);
       }
     }
     if (result != push_result::overflow)
@@ -68,6 +77,7 @@ void mailbox::push_replay(std::vector<frame> frames) {
       return;
     for (auto& f : frames)
       queue_.push_back(std::move(f));
+    replay_queued_ += frames.size();
     wake = claim_wake_locked();
   }
   if (wake)
@@ -83,6 +93,7 @@ mailbox::batch mailbox::take(size_t max) {
     b.frames.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
+  forget_replayed(n);
   b.missed = missed_;
   missed_ = 0;
   b.closed = closed_.load(std::memory_order_relaxed);

@@ -37,6 +37,8 @@ public:
   push_result push(frame f);
 
   /// Queues frames regardless of capacity (a replay, bounded by history).
+  /// Until they are taken, live frames may queue up to the capacity after
+  /// them: a client far behind is not cut before its replay is written.
   void push_replay(std::vector<frame> frames);
 
   struct batch {
@@ -61,6 +63,8 @@ public:
 
 private:
   bool claim_wake_locked();
+  bool full_locked() const;
+  void forget_replayed(size_t n); // `n` frames left the front of the queue
   void notify_consumer();
 
   mutable std::mutex mtx_;
@@ -72,6 +76,7 @@ private:
   uint64_t id_ = 0;
   std::atomic<close_reason> closed_{close_reason::none}; // set under mtx_
   bool consumer_notified_ = false;
+  size_t replay_queued_ = 0; // replayed frames at the front of the queue
   uint64_t missed_ = 0;
   uint64_t dropped_total_ = 0;
 };

@@ -140,10 +140,33 @@ TEST(Mailbox, PushReplayIgnoresCapacityAndWakes) {
   EXPECT_EQ(texts(b), (strings{"1", "2", "3", "4"}));
 }
 
-TEST(Mailbox, LivePushAfterReplayOverCapacityOverflows) {
+// A client that resumes far behind gets its whole replay: live frames that
+// come before it is written queue up to the capacity behind it.
+TEST(Mailbox, LiveFramesQueueUpToCapacityBehindAReplay) {
   fixture f{2};
   f.box.push_replay({make_frame(1), make_frame(2), make_frame(3)});
-  EXPECT_EQ(f.box.push(make_frame(4)), push_result::overflow);
+  EXPECT_EQ(f.box.push(make_frame(4)), push_result::queued);
+  EXPECT_EQ(f.box.push(make_frame(5)), push_result::queued);
+  EXPECT_EQ(f.box.push(make_frame(6)), push_result::overflow);
+}
+
+TEST(Mailbox, ReplayedFramesTakenNoLongerWidenTheCapacity) {
+  fixture f{2};
+  f.box.push_replay({make_frame(1), make_frame(2), make_frame(3)});
+  EXPECT_EQ(texts(f.box.take(2)), (strings{"1", "2"}));
+  EXPECT_EQ(f.box.push(make_frame(4)), push_result::queued);
+  EXPECT_EQ(f.box.push(make_frame(5)), push_result::queued);
+  EXPECT_EQ(f.box.push(make_frame(6)), push_result::overflow);
+}
+
+TEST(Mailbox, DropOldestBehindAReplayDropsTheReplayFirst) {
+  fixture f{1, overflow_policy::drop_oldest};
+  f.box.push_replay({make_frame(1), make_frame(2)});
+  EXPECT_EQ(f.box.push(make_frame(3)), push_result::queued);
+  EXPECT_EQ(f.box.push(make_frame(4)), push_result::dropped_oldest);
+  auto b = f.box.take(10);
+  EXPECT_EQ(texts(b), (strings{"2", "3", "4"}));
+  EXPECT_EQ(b.missed, 1u);
 }
 
 TEST(Mailbox, EmptyReplayDoesNotWake) {
