@@ -47,8 +47,8 @@ public:
   /// returned mailbox as chunks until it closes. The head waits for the
   /// first frames (or the close): whoever fills the mailbox sends them once
   /// the subscriber is registered, so a client that sees the head misses
-  /// nothing published after it. `on_close` runs once, on
-  /// the output thread, when the stream ends for any reason.
+  /// nothing published after it. `on_close` runs once, on the output
+  /// thread, when the stream ends for any reason.
   std::shared_ptr<mailbox> open_stream(uint64_t conn, uint64_t index,
                                        std::string head,
                                        std::string stream_id,
