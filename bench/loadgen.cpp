@@ -375,6 +375,7 @@ proc_sample sample_procs(const std::vector<pid_t>& pids, bool memory,
 
 struct machine_sample {
   uint64_t busy = 0, total = 0;
+  uint64_t steal = 0; // busy time the hypervisor gave to other guests
 };
 
 machine_sample sample_machine() {
@@ -391,6 +392,7 @@ machine_sample sample_machine() {
   for (int i = 0; i < 8; ++i) // guest time is already in user
     m.total += v[i];
   m.busy = m.total - v[3] - v[4];
+  m.steal = v[7];
   return m;
 }
 
@@ -1673,6 +1675,7 @@ int report(const std::string& file, bool markdown) {
     {"client_thread_max_pct", "busiest client thread CPU %", false},
     {"machine_busy_pct", "machine busy % (both cores)", false},
     {"other_cpu_pct", "other processes' CPU %", false},
+    {"steal_pct", "host steal % (vCPU time to other guests)", false},
     {"write_syscalls_per_event", "server write-type syscalls / delivered event", false},
     {"syscw_per_event", "server syscw (/proc/PID/io) / delivered event", false},
     {"server_cpu_us_per_event", "server CPU us / delivered event", false},
@@ -2091,9 +2094,16 @@ int main(int argc, char** argv) {
   auto mtotal = static_cast<double>(end.machine.total - begin.machine.total);
   auto ncpu = static_cast<double>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
   // Percent of one core, like the other CPU figures: up to 100 x cores.
-  auto machine_busy = mtotal > 0
-                   ? 100.0 * ncpu * static_cast<double>(end.machine.busy - begin.machine.busy) / mtotal
-                   : NAN;
+  auto machine_pct = [&](uint64_t machine_sample::*field) {
+    return mtotal > 0 ? 100.0 * ncpu
+                          * static_cast<double>(end.machine.*field - begin.machine.*field)
+                          / mtotal
+                      : NAN;
+  };
+  auto machine_busy = machine_pct(&machine_sample::busy);
+  auto host_steal = machine_pct(&machine_sample::steal);
+  auto other_cpu = machine_busy - pct(server_cpu, cpu_window_s)
+                 - pct(client_cpu, cpu_window_s) - host_steal;
   bool have_server = !opt.server_pids.empty() && begin.server.ok && end.server.ok;
   auto conns = static_cast<double>(counted);
   double rss_per_conn = have_server && conns > 0
@@ -2173,8 +2183,8 @@ int main(int argc, char** argv) {
       std::printf(" %.0f%%", p);
     std::printf("; machine busy %.0f%% of %g cores", machine_busy, ncpu);
     if (have_server)
-      std::printf(" (other processes %.0f%%)", machine_busy - pct(server_cpu, cpu_window_s)
-                                                 - pct(client_cpu, cpu_window_s));
+      std::printf(" (other processes %.0f%%)", other_cpu);
+    std::printf("; host steal %.0f%%", host_steal);
     std::printf("; load %s -> %s\n", load_start.c_str(), load_end.c_str());
     const char* hint;
     if (thread_max >= 90)
@@ -2268,10 +2278,10 @@ int main(int argc, char** argv) {
   j.num3("client_cpu_s", client_cpu)
     .num("client_cpu_pct", pct(client_cpu, cpu_window_s))
     .num("client_thread_max_pct", thread_max)
-    .num("machine_busy_pct", machine_busy);
+    .num("machine_busy_pct", machine_busy)
+    .num("steal_pct", host_steal);
   if (have_server)
-    j.num("other_cpu_pct", machine_busy - pct(server_cpu, cpu_window_s)
-                             - pct(client_cpu, cpu_window_s));
+    j.num("other_cpu_pct", other_cpu);
   j    .str("loadavg_start", load_start)
     .str("loadavg_end", load_end)
     .boolean("ok", checks_ok);
