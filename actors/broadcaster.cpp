@@ -31,14 +31,16 @@ void append_payloads(const std::string& frame, std::vector<std::string>& out) {
 
 } // namespace
 
-stream_client::stream_client(uint64_t id, std::string stream_id,
-                             size_t capacity, overflow_policy policy)
-  : id_(id), stream_id_(std::move(stream_id)) {
-  inbox_ = std::make_shared<mailbox>(capacity, policy, [sig = signal_] {
-    std::lock_guard<std::mutex> guard{sig->mtx};
-    sig->woken = true;
-    sig->ready.notify_one();
-  });
+void stream_client::signal::wake(const std::vector<uint64_t>&) {
+  std::lock_guard<std::mutex> guard{mtx};
+  woken = true;
+  ready.notify_one();
+}
+
+stream_client::stream_client(uint64_t id, std::string stream_id)
+  : id_(id),
+    stream_id_(std::move(stream_id)),
+    inbox_(std::make_shared<mailbox>(std::weak_ptr<wake_target>{signal_}, id)) {
 }
 
 std::vector<std::string> stream_client::receive(millis timeout) {
@@ -58,8 +60,8 @@ std::vector<std::string> stream_client::receive(millis timeout) {
 }
 
 broadcaster::broadcaster(caf::actor_system& sys, service_actor service,
-                         sse_settings sse, millis timeout)
-  : sys_(sys), service_(std::move(service)), sse_(sse), timeout_(timeout) {
+                         millis timeout)
+  : sys_(sys), service_(std::move(service)), timeout_(timeout) {
 }
 
 template <class T, class... Ts>
@@ -74,8 +76,7 @@ caf::expected<T> broadcaster::ask(Ts&&... xs) {
 
 caf::expected<std::shared_ptr<stream_client>>
 broadcaster::subscribe(const std::string& stream_id) {
-  auto client = std::make_shared<stream_client>(
-    next_client_id(), stream_id, sse_.mailbox_capacity, sse_.overflow);
+  auto client = std::make_shared<stream_client>(next_client_id(), stream_id);
   subscription sub{client->id(), client->inbox(), std::nullopt};
   auto joined = ask<uint64_t>(caf::subscribe_atom::value, stream_id, sub);
   if (!joined)

@@ -22,8 +22,7 @@ namespace eventcast {
 /// An in-process subscriber of one stream.
 class stream_client {
 public:
-  stream_client(uint64_t id, std::string stream_id, size_t capacity,
-                overflow_policy policy);
+  stream_client(uint64_t id, std::string stream_id);
 
   uint64_t id() const { return id_; }
   const std::string& stream_id() const { return stream_id_; }
@@ -35,11 +34,13 @@ public:
   std::shared_ptr<mailbox> inbox() const { return inbox_; }
 
 private:
-  // Shared with the mailbox's wake callback, which may outlive the client.
-  struct signal {
+  // The mailbox's consumer: shared, as the stream may wake it after the
+  // client is gone.
+  struct signal : wake_target {
     std::mutex mtx;
     std::condition_variable ready;
     bool woken = false;
+    void wake(const std::vector<uint64_t>& ids) override;
   };
 
   uint64_t id_;
@@ -51,7 +52,7 @@ private:
 class broadcaster {
 public:
   broadcaster(caf::actor_system& sys, service_actor service,
-              sse_settings sse = {}, millis timeout = millis{5000});
+              millis timeout = millis{5000});
 
   caf::expected<std::shared_ptr<stream_client>>
   subscribe(const std::string& stream_id);
@@ -77,7 +78,6 @@ private:
 
   caf::actor_system& sys_;
   service_actor service_;
-  sse_settings sse_;
   millis timeout_;
 };
 

@@ -46,6 +46,8 @@ stream_config config_for(self_ptr self, const std::string& id) {
   cfg.history_size = st.sse.history_size;
   cfg.history_bytes = st.sse.history_bytes;
   cfg.max_subscribers = st.max_subscribers;
+  cfg.live_capacity = st.sse.mailbox_capacity;
+  cfg.overflow = st.sse.overflow;
   cfg.idle_retention = st.limits.idle_retention;
   cfg.journal = st.journal;
   for (auto& s : st.svc.streams)

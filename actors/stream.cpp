@@ -34,6 +34,7 @@ struct stream_state {
   service_actor directory;
   uint64_t seq = 0;
   history_ring history{0};
+  std::shared_ptr<eventcast::feed> live; // what the subscribers read
   std::unordered_map<uint64_t, std::shared_ptr<mailbox>> subscribers;
   // Generator: `running` is the operator's wish; `generator` the actor that
   // carries it out (invalid during a restart back-off).
@@ -80,29 +81,18 @@ frame unsequenced_frame(self_ptr self, event_input in) {
   return std::make_shared<const std::string>(sse::anonymous_frame(to_json(e)));
 }
 
+void prune_closed(self_ptr self);
+
 void fan_out(self_ptr self, const frame& f) {
   auto& st = self->state;
-  wake_batch batch; // one wake per consumer thread, not per subscriber
-  for (auto it = st.subscribers.begin(); it != st.subscribers.end();) {
-    switch (it->second->push(f)) {
-      case mailbox::push_result::queued:
-        ++it;
-        break;
-      case mailbox::push_result::dropped_oldest:
-        ++st.dropped;
-        ++it;
-        break;
-      case mailbox::push_result::overflow:
-        ++st.slow_disconnects;
-        EC_DEBUG("stream", "client " << it->first << " of '" << st.cfg.id
-                                     << "' too slow: disconnected");
-        it = st.subscribers.erase(it);
-        break;
-      case mailbox::push_result::closed:
-        it = st.subscribers.erase(it);
-        break;
-    }
-  }
+  auto result = st.live->append(f);
+  st.dropped += result.dropped;
+  if (result.disconnected == 0)
+    return;
+  st.slow_disconnects += result.disconnected;
+  EC_DEBUG("stream", result.disconnected << " client(s) of '" << st.cfg.id
+                                         << "' too slow: disconnected");
+  prune_closed(self);
 }
 
 void append(self_ptr self, uint64_t seq, frame f) {
@@ -210,6 +200,7 @@ frame stored_frame(uint64_t seq, std::string_view payload) {
 void go_live(self_ptr self, uint64_t client_id) {
   auto& st = self->state;
   auto node = st.behind.extract(client_id);
+  node.mapped().inbox->follow(st.live);
   st.subscribers.emplace(client_id, std::move(node.mapped().inbox));
 }
 
@@ -260,7 +251,7 @@ void backfill(self_ptr self, uint64_t client_id, uint64_t to) {
       if (m.seq > b.cursor)
         frames.push_back(stored_frame(m.seq, m.payload));
     b.cursor = events.empty() ? to : std::max(b.cursor, events.back().seq);
-    b.inbox->push_replay(std::move(frames));
+    b.inbox->push(std::move(frames));
   };
   auto from = self->state.behind[client_id].cursor + 1;
   request_stored(self, client_id, from, to, use);
@@ -273,7 +264,7 @@ void probe(self_ptr self, uint64_t client_id, uint64_t id) {
     b.lagging = !got.events.empty() && got.events.front().seq == id;
     if (b.lagging)
       return;
-    b.inbox->push_replay({events_missed_frame(self, std::nullopt, id)});
+    b.inbox->push({events_missed_frame(self, std::nullopt, id)});
     b.cursor = self->state.seq;
   };
   request_stored(self, client_id, id, id, use);
@@ -298,7 +289,7 @@ void catch_up(self_ptr self, uint64_t client_id) {
   if (replay.lost != uint64_t{0})
     return backfill(self, client_id,
                     std::min(st.seq, b.cursor + st.cfg.history_size));
-  b.inbox->push_replay(std::move(replay.frames));
+  b.inbox->push(std::move(replay.frames));
   go_live(self, client_id);
 }
 
@@ -375,7 +366,7 @@ caf::expected<uint64_t> subscribe(self_ptr self, subscription& sub) {
   if (sub.last_event_id)
     replay = st.history.since(*sub.last_event_id, st.seq);
   if (replay && replay->lost != uint64_t{0} && st.cfg.journal) {
-    sub.inbox->push_replay(std::move(first));
+    sub.inbox->push(std::move(first));
     st.behind[sub.client_id] = {std::move(sub.inbox), *sub.last_event_id};
     catch_up(self, sub.client_id);
     return client_count(self);
@@ -385,12 +376,29 @@ caf::expected<uint64_t> subscribe(self_ptr self, subscription& sub) {
                                         *sub.last_event_id));
   if (replay)
     first.insert(first.end(), replay->frames.begin(), replay->frames.end());
-  sub.inbox->push_replay(std::move(first));
+  sub.inbox->push(std::move(first));
+  sub.inbox->follow(st.live);
   st.subscribers.emplace(sub.client_id, std::move(sub.inbox));
   EC_DEBUG("stream", "client " << sub.client_id << " subscribed to '"
                                << st.cfg.id << "' ("
                                << st.subscribers.size() << " clients)");
   return client_count(self);
+}
+
+void unsubscribe(self_ptr self, uint64_t client_id) {
+  auto& st = self->state;
+  std::shared_ptr<mailbox> inbox;
+  if (auto it = st.subscribers.find(client_id); it != st.subscribers.end()) {
+    inbox = std::move(it->second);
+    st.subscribers.erase(it);
+  } else if (auto b = st.behind.find(client_id); b != st.behind.end()) {
+    inbox = std::move(b->second.inbox);
+    st.behind.erase(b);
+  }
+  if (!inbox)
+    return;
+  inbox->close(close_reason::client_gone); // it reads the feed no more
+  EC_DEBUG("stream", "client " << client_id << " left '" << st.cfg.id << "'");
 }
 
 void spawn_generator(self_ptr self) {
@@ -468,6 +476,7 @@ stream_impl(self_ptr self, stream_config cfg,
             service_actor directory) {
   auto& st = self->state;
   st.history = history_ring{cfg.history_size, cfg.history_bytes};
+  st.live = std::make_shared<feed>(cfg.live_capacity, cfg.overflow);
   st.cfg = std::move(cfg);
   st.registry = std::move(registry);
   st.directory = std::move(directory);
@@ -487,12 +496,7 @@ stream_impl(self_ptr self, stream_config cfg,
         answer(rp, subscribe(self, sub));
       return rp;
     },
-    [self](unsub_atom, uint64_t client_id) {
-      auto& st = self->state;
-      if (st.subscribers.erase(client_id) + st.behind.erase(client_id) > 0)
-        EC_DEBUG("stream", "client " << client_id << " left '"
-                                     << self->state.cfg.id << "'");
-    },
+    [self](unsub_atom, uint64_t client_id) { unsubscribe(self, client_id); },
     [self](caf::publish_atom, event_input& in) {
       return publish(self, std::move(in));
     },

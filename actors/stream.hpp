@@ -19,6 +19,9 @@ struct stream_config {
   size_t history_size = 1000;
   size_t history_bytes = 8 * 1024 * 1024;
   size_t max_subscribers = 0; // 0: unlimited
+  // Live events a subscriber may have unread, and what happens beyond.
+  size_t live_capacity = 100;
+  overflow_policy overflow = overflow_policy::disconnect;
   millis idle_retention{300000};
   // Cluster: where the stream's events are stored and numbered; null on a
   // single node, where the stream numbers them itself.

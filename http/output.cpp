@@ -38,8 +38,10 @@ constexpr int max_iov = IOV_MAX < 1024 ? IOV_MAX : 1024;
 constexpr std::chrono::milliseconds sweep_period{500};
 // A publisher waits for its answer, subscribers' frames can wait: answers
 // are written between subscribers' writes while the oldest frames waiting
-// are younger than this. Past it they wait behind the frames, which paces
-// publishers to what the subscribers are sent.
+// are younger than this, one per connection and pass. Past it, or the
+// second time, they wait behind the frames: so a publisher adds at most two
+// events to a pass (one before, one early in it), which paces it to what
+// the subscribers are sent.
 constexpr std::chrono::milliseconds answers_first_for{2};
 // How long a stream's last bytes may wait for a reader before we give up.
 constexpr std::chrono::seconds finish_grace{5};
@@ -135,6 +137,7 @@ struct connection {
   bool finishing = false;   // the stream's last bytes are queued
   bool registered = false;  // with the epoll set
   bool watching_out = false;
+  uint64_t answered_in_pass = 0; // the last pass that wrote it an answer
   clock_type::time_point opened = clock_type::now();
   clock_type::time_point last_write = opened;
 };
@@ -178,6 +181,9 @@ struct output_reactor::impl : wake_target {
   std::optional<clock_type::time_point> due_at;
   clock_type::time_point due_since; // when the oldest of `due` arrived
   clock_type::time_point last_pass; // when flush_due last started
+  uint64_t passes = 0; // passes started
+  uint64_t pass = 0;   // the pass under way (its number); 0: none
+  std::vector<connection_ptr> answered_later; // answers held to a pass's end
   // The loop's time, read once per wake-up and per pass instead of once per
   // write: a write's time only decides heartbeats and grace periods.
   clock_type::time_point loop_now = clock_type::now();
@@ -444,6 +450,11 @@ struct output_reactor::impl : wake_target {
         c->detached_after = cmd.index;
     } else {
       c->waiting.emplace(cmd.index, std::move(cmd.payload));
+      if (pass != 0 && c->answered_in_pass == pass) {
+        answered_later.push_back(c);
+        return;
+      }
+      c->answered_in_pass = pass;
     }
     flush(*c);
   }
@@ -482,6 +493,7 @@ struct output_reactor::impl : wake_target {
     auto answer_until = due_since + answers_first_for;
     due_at.reset();
     last_pass = loop_now = clock_type::now();
+    pass = ++passes;
     for (auto id : ids) {
       if (commands_waiting.load(std::memory_order_relaxed)
           && clock_type::now() < answer_until)
@@ -492,6 +504,10 @@ struct output_reactor::impl : wake_target {
         flush(*c);
       }
     }
+    pass = 0;
+    for (auto& c : std::exchange(answered_later, {}))
+      if (conns.count(c->id))
+        flush(*c);
   }
 
   /// How long epoll may wait: until `wake_by` or the due writes.
@@ -644,9 +660,7 @@ output_reactor::open_stream(uint64_t conn, uint64_t index, std::string head,
                             std::function<void()> on_close) {
   slot s;
   s.bytes = std::move(head);
-  s.inbox = std::make_shared<mailbox>(impl_->sse.mailbox_capacity,
-                                      impl_->sse.overflow,
-                                      std::weak_ptr<wake_target>{impl_}, conn);
+  s.inbox = std::make_shared<mailbox>(std::weak_ptr<wake_target>{impl_}, conn);
   s.stream_id = std::move(stream_id);
   s.on_close = std::move(on_close);
   auto inbox = s.inbox;

@@ -91,15 +91,20 @@ std::vector<std::string> types_of(const std::vector<frame>& frames) {
 
 // -- subscribers --------------------------------------------------------------
 
+/// Counts the wakes a mailbox sends its consumer.
+struct wake_counter : wake_target {
+  int count = 0;
+  void wake(const std::vector<uint64_t>&) override { ++count; }
+};
+
 /// A subscriber's mailbox as the output reactor would own it, with a wake
 /// counter instead of a reactor.
 struct test_client {
-  explicit test_client(uint64_t client_id, size_t capacity = 100,
-                       overflow_policy policy = overflow_policy::disconnect)
+  explicit test_client(uint64_t client_id)
     : id(client_id),
-      wakes(std::make_shared<int>(0)),
-      inbox(std::make_shared<mailbox>(capacity, policy,
-                                      [w = wakes] { ++*w; })) {
+      consumer(std::make_shared<wake_counter>()),
+      inbox(std::make_shared<mailbox>(std::weak_ptr<wake_target>{consumer},
+                                      client_id)) {
   }
 
   subscription sub(std::optional<uint64_t> last_event_id = std::nullopt) const {
@@ -110,8 +115,10 @@ struct test_client {
     return inbox->take(std::numeric_limits<size_t>::max()).frames;
   }
 
+  int wakes() const { return consumer->count; }
+
   uint64_t id;
-  std::shared_ptr<int> wakes;
+  std::shared_ptr<wake_counter> consumer;
   std::shared_ptr<mailbox> inbox;
 };
 
@@ -235,6 +242,7 @@ protected:
   static stream_config stream_cfg(std::string id, std::string kind = "count",
                                   size_t history = 1000) {
     stream_config scfg;
+    scfg.live_capacity = 100;
     scfg.id = std::move(id);
     scfg.generator_kind = std::move(kind);
     scfg.interval = 1000ms;
@@ -317,7 +325,7 @@ TEST_F(StreamActor, SubscriberGetsConnectionEventWithoutIdFirst) {
   EXPECT_EQ(field(f, "type"), "connection");
   EXPECT_EQ(field(f, "client_id"), "7");
   EXPECT_EQ(field(f, "stream_id"), "s");
-  EXPECT_EQ(*client.wakes, 1);
+  EXPECT_EQ(client.wakes(), 1);
 }
 
 TEST_F(StreamActor, PublishNumbersEventsAndSharesOneFrame) {
@@ -514,10 +522,13 @@ TEST_F(StreamActor, SubscriberLimitAnswersUnavailable) {
 }
 
 TEST_F(StreamActor, OverflowDisconnectsOnlyTheSlowSubscriber) {
-  auto stream = make_stream("s");
-  test_client slow{1, 3, overflow_policy::disconnect};
-  test_client fast{2, 100, overflow_policy::disconnect};
-  subscribe(stream, slow); // the connection frame is replayed: 3 live behind
+  auto scfg = stream_cfg("s");
+  scfg.live_capacity = 3;
+  scfg.overflow = overflow_policy::disconnect;
+  auto stream = make_stream(scfg);
+  test_client slow{1};
+  test_client fast{2};
+  subscribe(stream, slow); // its connection frame, then 3 live events fit
   subscribe(stream, fast);
   fast.take();
   std::vector<frame> seen;
@@ -537,14 +548,20 @@ TEST_F(StreamActor, OverflowDisconnectsOnlyTheSlowSubscriber) {
   // The slow one got what fit, then nothing more.
   auto kept = slow.inbox->take(100);
   EXPECT_EQ(kept.closed, close_reason::overflow);
+  EXPECT_EQ(types_of(kept.frames),
+            (std::vector<std::string>{"connection", "update", "update",
+                                      "update"}));
   EXPECT_EQ(ids_of(kept.frames), (std::vector<uint64_t>{1, 2, 3}));
 }
 
 TEST_F(StreamActor, DropOldestKeepsTheSubscriberAndCountsDrops) {
-  auto stream = make_stream("s");
-  test_client lagging{1, 2, overflow_policy::drop_oldest};
-  // The connection frame is a replay: two live frames fit behind it, then
-  // each publish drops the oldest (the connection frame first).
+  auto scfg = stream_cfg("s");
+  scfg.live_capacity = 2;
+  scfg.overflow = overflow_policy::drop_oldest;
+  auto stream = make_stream(scfg);
+  test_client lagging{1};
+  // Its connection frame stays; of the live events, each publish beyond
+  // two drops the oldest.
   subscribe(stream, lagging);
   for (int i = 0; i < 4; ++i)
     publish(stream, "update");
@@ -553,7 +570,9 @@ TEST_F(StreamActor, DropOldestKeepsTheSubscriberAndCountsDrops) {
   EXPECT_EQ(i.dropped_events, 2u);
   EXPECT_EQ(i.slow_disconnects, 0u);
   auto b = lagging.inbox->take(100);
-  EXPECT_EQ(ids_of(b.frames), (std::vector<uint64_t>{2, 3, 4}));
+  EXPECT_EQ(types_of(b.frames),
+            (std::vector<std::string>{"connection", "update", "update"}));
+  EXPECT_EQ(ids_of(b.frames), (std::vector<uint64_t>{3, 4}));
   EXPECT_EQ(b.missed, 2u);
 }
 

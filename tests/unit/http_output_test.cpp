@@ -118,6 +118,15 @@ sse_settings fast_settings(size_t capacity = 100) {
   return s;
 }
 
+/// The feed a stream's live frames come from, as a stream creates it from
+/// `s`; `inbox` reads it from now on.
+std::shared_ptr<feed> follow(mailbox& inbox,
+                             const sse_settings& s = fast_settings()) {
+  auto live = std::make_shared<feed>(s.mailbox_capacity, s.overflow);
+  inbox.follow(live);
+  return live;
+}
+
 struct OutputReactor : ::testing::Test {
   http::output_reactor out{fast_settings(), millis{3600000}};
   OutputReactor() { out.start(); }
@@ -128,8 +137,9 @@ TEST_F(OutputReactor, WritesHeadThenFramesAsChunks) {
   socket_pair sp;
   auto inbox = out.open_stream(out.attach(sp.server), 0, "HEAD\r\n\r\n", "s",
                                nullptr);
-  inbox->push(make_frame(1));
-  inbox->push(make_frame(2));
+  auto live = follow(*inbox);
+  live->append(make_frame(1));
+  live->append(make_frame(2));
   auto text = sp.read_until(contains("{\"n\":2}"));
   ASSERT_EQ(text.rfind("HEAD\r\n\r\n", 0), 0u) << text;
   // Each chunk is "<hex size>\r\n<frames>\r\n".
@@ -145,9 +155,10 @@ TEST_F(OutputReactor, HeadWaitsUntilTheFirstFramesSaySubscribed) {
   socket_pair sp;
   auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
                                nullptr);
+  auto live = follow(*inbox);
   // Longer than a heartbeat interval: not even a heartbeat goes out.
   EXPECT_EQ(sp.read_for(400ms), "");
-  inbox->push_replay({make_frame(1)}); // what a stream actor sends first
+  inbox->push({make_frame(1)}); // what a stream actor sends first
   auto text = sp.read_until(contains("id: 1"));
   EXPECT_EQ(text.rfind("H\r\n\r\n", 0), 0u) << text;
 }
@@ -164,8 +175,10 @@ TEST_F(OutputReactor, StreamClosedBeforeItsFirstFramesGetsHeadAndEnd) {
 
 TEST_F(OutputReactor, SendsHeartbeatsOnIdleStreams) {
   socket_pair sp;
-  out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s", nullptr)
-    ->push(make_frame(1));
+  auto inbox =
+    out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s", nullptr);
+  auto live = follow(*inbox);
+  live->append(make_frame(1));
   auto text = sp.read_until(
     [](const std::string& t) { return count(t, ": heartbeat") >= 2; });
   EXPECT_GE(count(text, ": heartbeat\n\n"), 2u);
@@ -184,15 +197,23 @@ TEST_F(OutputReactor, ClientThatLeavesIsReportedOnceAndCounted) {
   std::atomic<int> closes{0};
   auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
                                [&closes] { ++closes; });
-  inbox->push(make_frame(1));
+  auto live = follow(*inbox);
+  live->append(make_frame(1));
   sp.read_until(contains("id: 1"));
   EXPECT_EQ(out.streams(), 1u);
   ::close(sp.client);
   sp.client = -1;
   EXPECT_TRUE(eventually([&] { return closes == 1; }));
   EXPECT_TRUE(inbox->closed());
+  EXPECT_EQ(inbox->reason(), close_reason::client_gone);
   EXPECT_EQ(out.streams(), 0u);
-  EXPECT_EQ(inbox->push(make_frame(1)), mailbox::push_result::closed);
+  // It left the feed: frames after it are neither kept for it nor counted,
+  // however many.
+  for (uint64_t i = 2; i <= 2 * fast_settings().mailbox_capacity + 2; ++i) {
+    auto r = live->append(make_frame(i));
+    EXPECT_EQ(r.dropped + r.disconnected, 0u) << i;
+  }
+  EXPECT_EQ(closes, 1);
 }
 
 TEST_F(OutputReactor, ReaderThatStopsOverflowsItsMailboxAndIsDisconnected) {
@@ -200,17 +221,26 @@ TEST_F(OutputReactor, ReaderThatStopsOverflowsItsMailboxAndIsDisconnected) {
   std::atomic<int> closes{0};
   auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
                                [&closes] { ++closes; });
-  // Never read: the socket buffer fills, then the bounded mailbox.
+  auto live = follow(*inbox);
+  // Never read: the socket buffer fills, then the feed overflows the mailbox.
   auto big = std::make_shared<const std::string>(
     sse::data_frame(1, std::string(16384, 'x')));
-  auto result = mailbox::push_result::queued;
-  for (int i = 0; i < 100000 && result != mailbox::push_result::overflow; ++i) {
-    result = inbox->push(big);
-    if (result == mailbox::push_result::queued && i % 100 == 0)
+  feed::append_result result;
+  int appended = 0;
+  for (; appended < 100000 && result.disconnected == 0; ++appended) {
+    result = live->append(big);
+    if (result.disconnected == 0 && appended % 100 == 0)
       std::this_thread::sleep_for(1ms); // let the reactor fill the socket
   }
-  EXPECT_EQ(result, mailbox::push_result::overflow);
-  EXPECT_LE(inbox->size(), 100u);
+  EXPECT_EQ(result.disconnected, 1u);
+  EXPECT_EQ(result.dropped, 0u);
+  // Not before the (capacity + 1)-th frame it had not taken.
+  EXPECT_GE(appended, 101);
+  EXPECT_TRUE(inbox->closed());
+  EXPECT_EQ(inbox->reason(), close_reason::overflow);
+  // Closed, it counts no more.
+  auto after = live->append(big);
+  EXPECT_EQ(after.dropped + after.disconnected, 0u);
   // The connection is cut at once, unsent bytes and all: its client
   // reconnects with Last-Event-ID and catches up from history.
   EXPECT_TRUE(sp.closed_by_peer());
@@ -226,18 +256,24 @@ TEST_F(OutputReactor, FramesFromManyThreadsArriveCompleteAndInOrderPerThread) {
   big.start();
   auto inbox = big.open_stream(big.attach(sp.server), 0, "H\r\n\r\n", "s",
                                nullptr);
+  auto live = follow(*inbox, fast_settings(producers * per_producer));
+  std::atomic<uint64_t> lost{0};
   std::vector<std::thread> threads;
   for (int p = 0; p < producers; ++p)
     threads.emplace_back([&, p] {
-      for (int i = 0; i < per_producer; ++i)
-        inbox->push(std::make_shared<const std::string>(sse::data_frame(
-          static_cast<uint64_t>(p * per_producer + i), "x")));
+      for (int i = 0; i < per_producer; ++i) {
+        auto r = live->append(std::make_shared<const std::string>(
+          sse::data_frame(static_cast<uint64_t>(p * per_producer + i), "x")));
+        lost += r.dropped + r.disconnected;
+      }
     });
   auto text = sp.read_until([&](const std::string& t) {
     return count(t, "data: x\n\n") == producers * per_producer;
   });
   for (auto& t : threads)
     t.join();
+  EXPECT_EQ(lost, 0u);
+  EXPECT_FALSE(inbox->closed());
   EXPECT_EQ(count(text, "data: x\n\n"), size_t{producers * per_producer});
   for (int p = 0; p < producers; ++p) {
     size_t last = 0;
@@ -276,8 +312,9 @@ TEST_F(OutputReactor, DetachLeavesAStreamOpen) {
   socket_pair sp;
   auto conn = out.attach(sp.server);
   auto inbox = out.open_stream(conn, 0, "H\r\n\r\n", "s", nullptr);
+  auto live = follow(*inbox);
   out.detach(conn, 1);
-  inbox->push(make_frame(3));
+  live->append(make_frame(3));
   EXPECT_NE(sp.read_until(contains("id: 3")).find("id: 3"), std::string::npos);
   EXPECT_FALSE(inbox->closed());
 }
@@ -286,7 +323,8 @@ TEST_F(OutputReactor, StreamWaitsForEarlierResponses) {
   socket_pair sp;
   auto conn = out.attach(sp.server);
   auto inbox = out.open_stream(conn, 1, "STREAM;", "s", nullptr);
-  inbox->push(make_frame(1));
+  auto live = follow(*inbox);
+  live->append(make_frame(1));
   out.respond(conn, 0, "plain;", false);
   auto text = sp.read_until(contains("id: 1"));
   EXPECT_EQ(text.rfind("plain;STREAM;", 0), 0u) << text;
@@ -298,7 +336,8 @@ TEST(OutputReactorDrain, StopEndsStreamsWithJitteredRetry) {
   out.start();
   auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
                                nullptr);
-  inbox->push(make_frame(7));
+  auto live = follow(*inbox);
+  live->append(make_frame(7));
   sp.read_until(contains("id: 7"));
   out.stop(millis{2000});
   auto text = sp.read_until(contains("0\r\n\r\n"));
@@ -318,8 +357,9 @@ TEST(OutputReactorDrain, StalledReaderIsCutWhenTheDrainEnds) {
                                nullptr);
   auto big = std::make_shared<const std::string>(
     sse::data_frame(1, std::string(64 * 1024, 'x')));
+  auto live = follow(*inbox);
   for (int i = 0; i < 40; ++i) // 2.6 MB: far more than the socket holds
-    inbox->push(big);
+    EXPECT_EQ(live->append(big).disconnected, 0u);
   std::this_thread::sleep_for(100ms);
   // The reactor sweeps every 500 ms from its start: the window ends at
   // ~550 ms, just after the first sweep.
@@ -363,14 +403,15 @@ TEST(OutputReactorCoalesce, FramesAfterAQuietSpellGoAtOnceLaterOnesShareAPass) {
   socket_pair sp;
   auto inbox = out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n", "s",
                                nullptr);
+  auto live = follow(*inbox, settings);
   auto start = std::chrono::steady_clock::now();
-  inbox->push(make_frame(1));
+  live->append(make_frame(1));
   auto text = sp.read_until(contains("id: 1"));
   auto first_after = std::chrono::steady_clock::now() - start;
   std::this_thread::sleep_for(50ms); // the pass that wrote it is over
-  inbox->push(make_frame(2));
+  live->append(make_frame(2));
   std::this_thread::sleep_for(50ms);
-  inbox->push(make_frame(3));
+  live->append(make_frame(3));
   text = sp.read_until(contains("id: 3"), text);
   auto rest_after = std::chrono::steady_clock::now() - start;
   EXPECT_LT(first_after, 500ms);
