@@ -53,6 +53,7 @@ struct published {
   uint64_t seq = 0;
   std::string event_id;
   bool stored = false;
+  uint64_t fanout = 0; // the subscribers it reaches on this node
 };
 
 /// Turns a project error into a caf::error carrying the message as context.

@@ -81,7 +81,18 @@ frame unsequenced_frame(self_ptr self, event_input in) {
   return std::make_shared<const std::string>(sse::anonymous_frame(to_json(e)));
 }
 
-void prune_closed(self_ptr self);
+uint64_t client_count(self_ptr self) {
+  return self->state.subscribers.size() + self->state.behind.size();
+}
+
+void prune_closed(self_ptr self) {
+  auto& subs = self->state.subscribers;
+  for (auto it = subs.begin(); it != subs.end();)
+    it = it->second->closed() ? subs.erase(it) : std::next(it);
+  auto& behind = self->state.behind;
+  for (auto it = behind.begin(); it != behind.end();)
+    it = it->second.inbox->closed() ? behind.erase(it) : std::next(it);
+}
 
 void fan_out(self_ptr self, const frame& f) {
   auto& st = self->state;
@@ -117,7 +128,7 @@ void log_not_stored(const std::string& stream, const caf::error& err) {
 published publish_locally(self_ptr self, event e) {
   e.seq = self->state.seq + 1;
   append(self, e.seq, sse::encode(e));
-  return {e.seq, std::move(e.id)};
+  return {e.seq, std::move(e.id), false, client_count(self)};
 }
 
 /// A publish that answers with the event's id once it is stored.
@@ -127,8 +138,8 @@ caf::result<published> publish(self_ptr self, event_input in) {
     return publish_locally(self, std::move(e));
   auto rp = self->make_response_promise<published>();
   store(self, e).then(
-    [rp, id = e.id](uint64_t seq) mutable {
-      rp.deliver(published{seq, std::move(id), true});
+    [self, rp, id = e.id](uint64_t seq) mutable {
+      rp.deliver(published{seq, std::move(id), true, client_count(self)});
     },
     [rp, stream = e.stream_id](caf::error& err) mutable {
       log_not_stored(stream, err);
@@ -170,19 +181,6 @@ frame connection_frame(self_ptr self, uint64_t client_id) {
                 .str();
   return unsequenced_frame(
     self, {"connection", "Connected to stream " + self->state.cfg.id, data});
-}
-
-uint64_t client_count(self_ptr self) {
-  return self->state.subscribers.size() + self->state.behind.size();
-}
-
-void prune_closed(self_ptr self) {
-  auto& subs = self->state.subscribers;
-  for (auto it = subs.begin(); it != subs.end();)
-    it = it->second->closed() ? subs.erase(it) : std::next(it);
-  auto& behind = self->state.behind;
-  for (auto it = behind.begin(); it != behind.end();)
-    it = it->second.inbox->closed() ? behind.erase(it) : std::next(it);
 }
 
 bool full(self_ptr self) {

@@ -40,8 +40,10 @@ public:
 
   /// Response number `index` (0, 1, ...) on connection `conn`: written after
   /// all responses before it; with `close_after` the connection ends then.
+  /// `fanout`: for the answer to a publish, the subscribers it reaches; a
+  /// large one is not written in the middle of a pass.
   void respond(uint64_t conn, uint64_t index, std::string bytes,
-               bool close_after);
+               bool close_after, uint64_t fanout = 0);
 
   /// Response `index` is an SSE stream: `head`, then the frames of the
   /// returned mailbox as chunks until it closes. The head waits for the

@@ -86,10 +86,11 @@ public:
     send_raw(json_response(status, body, opts_, extra_headers));
   }
 
-  void send_raw(std::string bytes) {
+  void send_raw(std::string bytes, uint64_t fanout = 0) {
     if (std::exchange(answered_, true))
       return;
-    ctx_.output.respond(conn_, index_, std::move(bytes), !opts_.keep_alive);
+    ctx_.output.respond(conn_, index_, std::move(bytes), !opts_.keep_alive,
+                        fanout);
   }
 
   void fail(error_code code, std::string_view message,
@@ -103,8 +104,11 @@ public:
     fail(e.code, e.message);
   }
 
-  void ok(std::string_view message, std::string_view data_json = {}) {
-    send(200, success_body(message, data_json));
+  /// `fanout`: for a publish, the subscribers it reaches.
+  void ok(std::string_view message, std::string_view data_json = {},
+          uint64_t fanout = 0) {
+    send_raw(json_response(200, success_body(message, data_json), opts_),
+             fanout);
   }
 
   const response_options& options() const { return opts_; }
@@ -233,7 +237,7 @@ void publish(context& ctx, const service_actor& svc,
       data.field("id", p->seq);
       if (p->stored)
         data.field("stored", true);
-      r->ok("Event broadcasted to stream: " + id, data.str());
+      r->ok("Event broadcasted to stream: " + id, data.str(), p->fanout);
     });
 }
 
