@@ -129,7 +129,10 @@ feed::append_result feed::append(frame f) {
     ++end_;
     for (auto& g : parked_) {
       auto& ids = group_of(wakes, g.target).ids;
-      ids.insert(ids.end(), g.ids.begin(), g.ids.end());
+      if (ids.empty())
+        ids = std::move(g.ids);
+      else
+        ids.insert(ids.end(), g.ids.begin(), g.ids.end());
     }
     parked_.clear();
     ++round_;
