@@ -104,6 +104,12 @@ bool no_loss(const feed::append_result& r) {
   return r.dropped == 0 && r.disconnected == 0;
 }
 
+// Appends the frames numbered `numbers`; none may cost any mailbox a frame.
+void append_all(feed& live, std::initializer_list<uint64_t> numbers) {
+  for (auto n : numbers)
+    EXPECT_TRUE(no_loss(live.append(make_frame(n))));
+}
+
 } // namespace
 
 // -- one mailbox on a feed (the old mailbox tests, adapted) -------------------
@@ -125,16 +131,13 @@ TEST(Mailbox, ReadsUpToCapacityFeedFrames) {
 TEST(Mailbox, DisconnectPolicyClosesOnOverflow) {
   fixture f{2};
   f.follow();
-  EXPECT_TRUE(no_loss(f.live->append(make_frame(1))));
-  EXPECT_TRUE(no_loss(f.live->append(make_frame(2))));
+  append_all(*f.live, {1, 2});
   auto r = f.live->append(make_frame(3));
   EXPECT_EQ(r.disconnected, 1u);
   EXPECT_EQ(r.dropped, 0u);
   EXPECT_TRUE(f.box.closed());
   EXPECT_EQ(f.box.reason(), close_reason::overflow);
-  // Closed: it no longer counts.
-  EXPECT_TRUE(no_loss(f.live->append(make_frame(4))));
-  EXPECT_TRUE(no_loss(f.live->append(make_frame(5))));
+  append_all(*f.live, {4, 5}); // closed: it no longer counts
   auto b = f.box.take(10);
   EXPECT_EQ(texts(b), (strings{"1", "2"}));
   EXPECT_EQ(b.missed, 0u);
@@ -160,8 +163,7 @@ TEST(Mailbox, DisconnectPolicyWithZeroCapacityKeepsOneFrame) {
 TEST(Mailbox, DropOldestDropsTheOldestFrame) {
   fixture f{2, overflow_policy::drop_oldest};
   f.follow();
-  EXPECT_TRUE(no_loss(f.live->append(make_frame(1))));
-  EXPECT_TRUE(no_loss(f.live->append(make_frame(2))));
+  append_all(*f.live, {1, 2});
   auto r = f.live->append(make_frame(3));
   EXPECT_EQ(r.dropped, 1u);
   EXPECT_EQ(r.disconnected, 0u);
@@ -362,28 +364,25 @@ TEST(Mailbox, CloseAfterEmptyTakeWakesAgain) {
 }
 
 // "Always when it closes": even a consumer that was told of frames it has not
-// taken yet hears of the close.
+// taken yet hears of the close, whether they came from the feed or were its
+// own.
 TEST(Mailbox, CloseWakesAConsumerAlreadyWoken) {
-  fixture f{4};
-  f.follow();
-  f.live->append(make_frame(1));
-  EXPECT_EQ(f.wakes(), 1);
-  f.box.close(close_reason::expired);
-  EXPECT_EQ(f.wakes(), 2);
-  auto b = f.box.take(10);
-  EXPECT_EQ(texts(b), (strings{"1"}));
-  EXPECT_EQ(b.closed, close_reason::expired);
-}
-
-TEST(Mailbox, CloseWakesAConsumerToldOfPrivateFrames) {
-  fixture f{4};
-  f.box.push(frames({1}));
-  EXPECT_EQ(f.wakes(), 1);
-  f.box.close(close_reason::shutdown);
-  EXPECT_EQ(f.wakes(), 2);
-  auto b = f.box.take(10);
-  EXPECT_EQ(texts(b), (strings{"1"}));
-  EXPECT_EQ(b.closed, close_reason::shutdown);
+  for (bool from_feed : {true, false}) {
+    SCOPED_TRACE(from_feed ? "feed frame" : "own frame");
+    fixture f{4};
+    if (from_feed) {
+      f.follow();
+      f.live->append(make_frame(1));
+    } else {
+      f.box.push(frames({1}));
+    }
+    EXPECT_EQ(f.wakes(), 1);
+    f.box.close(close_reason::expired);
+    EXPECT_EQ(f.wakes(), 2);
+    auto b = f.box.take(10);
+    EXPECT_EQ(texts(b), (strings{"1"}));
+    EXPECT_EQ(b.closed, close_reason::expired);
+  }
 }
 
 TEST(Mailbox, TakeLimitsTheBatchAcrossPrivateAndFeedFrames) {
