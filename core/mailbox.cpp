@@ -41,7 +41,6 @@ void feed::link(mailbox& m) {
   if (first_)
     first_->prev_ = &m;
   first_ = &m;
-  m.linked_ = true;
 }
 
 void feed::unlink(mailbox& m) {
@@ -50,7 +49,6 @@ void feed::unlink(mailbox& m) {
   if (m.next_)
     m.next_->prev_ = m.prev_;
   m.prev_ = m.next_ = nullptr;
-  m.linked_ = false;
 }
 
 /// Appends up to `room` frames from `m`'s cursor to `out`; returns how many
@@ -153,7 +151,7 @@ mailbox::~mailbox() {
   if (!live_)
     return;
   std::lock_guard<std::mutex> guard{live_->mtx_};
-  if (linked_)
+  if (linked())
     live_->unlink(*this);
 }
 
@@ -171,6 +169,10 @@ mailbox::locks mailbox::lock_both() const {
   }
 }
 
+bool mailbox::linked() const {
+  return live_ && closed_.load(std::memory_order_relaxed) == close_reason::none;
+}
+
 void mailbox::notify_consumer() {
   if (auto target = target_.lock())
     target->wake({id_});
@@ -184,7 +186,7 @@ bool mailbox::claim_wake_locked() {
 }
 
 void mailbox::detach_locked(close_reason why) {
-  if (!linked_)
+  if (!linked())
     return;
   if (why != close_reason::client_gone) {
     std::vector<frame> unread;
@@ -229,13 +231,13 @@ mailbox::batch mailbox::take(size_t max) {
     b.frames.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
-  if (linked_ && b.frames.size() < max)
+  if (linked() && b.frames.size() < max)
     missed_ += live_->read(*this, max - b.frames.size(), b.frames);
   b.missed = std::exchange(missed_, 0);
   b.closed = closed_.load(std::memory_order_relaxed);
   if (b.frames.empty()) {
     consumer_notified_ = false;
-    if (linked_)
+    if (linked())
       live_->park(*this);
   }
   return b;

@@ -124,6 +124,9 @@ private:
   locks lock_both() const;
   bool claim_wake_locked();
   void notify_consumer();
+  /// In its feed's list and counts: it follows one and is not closed (a
+  /// close leaves the feed before it sets `closed_`).
+  bool linked() const;
   /// Under both locks: leaves the feed; unread frames move to the queue.
   void detach_locked(close_reason why);
 
@@ -138,7 +141,6 @@ private:
   // Set once by follow(); the rest is guarded by the feed's lock.
   std::shared_ptr<feed> live_;
   std::atomic<feed*> following_{nullptr};
-  bool linked_ = false;
   uint64_t cursor_ = 0; // the position of the next frame to read
   uint64_t parked_in_ = 0; // the feed's round in which it was parked
   mailbox* prev_ = nullptr;
