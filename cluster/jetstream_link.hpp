@@ -88,8 +88,8 @@ public:
 
   /// Waits only for a handler call in progress on another thread; once it
   /// returns the handler does not run again. May be called from the handler.
-  /// The server drops the consumer once its delivery subject has no
-  /// interest.
+  /// The consumer is deleted on the server soon after, from the link's
+  /// retrier thread.
   void unsubscribe();
 
   /// The sequence of the last event handed to the handler (or start_after).

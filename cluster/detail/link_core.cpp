@@ -175,10 +175,8 @@ expected<void> sub_state::restart() {
 }
 
 void sub_state::drop_consumer() {
-  if (sub) {
-    core->forget(sub.get());
-    sub.reset();
-  }
+  if (sub)
+    core->retire(std::move(sub));
 }
 
 void sub_state::close() {
@@ -297,7 +295,9 @@ link_core::read(const stream_names& names, uint64_t from_seq,
     return read_each(names, from_seq, to_seq, deadline);
   if (s != NATS_OK)
     return to_error(s, "fetch from " + names.subject);
-  return read_from(sub.get(), names, from_seq, to_seq, deadline);
+  auto out = read_from(sub.get(), names, from_seq, to_seq, deadline);
+  retire(std::move(sub));
+  return out;
 }
 
 expected<std::vector<message>>
@@ -330,8 +330,6 @@ link_core::read_from(natsSubscription* sub, const stream_names& names,
     if (seqs.stream == to_seq || seqs.pending == 0)
       break;
   }
-  // Deletes the consumer now instead of after its inactivity threshold.
-  natsSubscription_Unsubscribe(sub);
   return out;
 }
 
@@ -377,9 +375,11 @@ void link_core::remember(natsSubscription* handle,
   by_handle[handle] = state;
 }
 
-void link_core::forget(natsSubscription* handle) {
+void link_core::retire(nats_ptr<natsSubscription> handle) {
   std::lock_guard<std::mutex> guard{subs_mtx};
-  by_handle.erase(handle);
+  by_handle.erase(handle.get());
+  retiring.push_back(std::move(handle));
+  subs_cv.notify_one();
 }
 
 void link_core::mark_broken(natsSubscription* handle) {
@@ -417,7 +417,32 @@ void link_core::run_retrier() {
           EC_DEBUG(log_module, ok.error().message);
     }
     todo.clear();
+    free_retired();
     lock.lock();
+  }
+}
+
+// nats.c #637 (fixed in 3.6.1): NATS's reader looks a subscription up, lets
+// go of the connection's lock, then locks the subscription without holding a
+// reference, so freeing one it has just looked up crashes it. Unsubscribing
+// takes it out of the connection's map (and deletes its consumer); a PING
+// answered after that proves the reader, which handles what it reads in
+// order, is past any earlier lookup. The PING waits a pass: when it cannot
+// be written, NATS 3.4 reports the flush done at once.
+void link_core::free_retired() {
+  if (!retired.empty() && !stopping
+      && natsConnection_FlushTimeout(nc.get(), to_ms(consumer_wait(cfg)))
+           == NATS_OK)
+    retired.clear();
+  std::vector<nats_ptr<natsSubscription>> fresh;
+  {
+    std::lock_guard<std::mutex> guard{subs_mtx};
+    fresh.swap(retiring);
+  }
+  for (auto& handle : fresh) {
+    if (!stopping) // else closing the connection unsubscribes it
+      natsSubscription_Unsubscribe(handle.get());
+    retired.push_back(std::move(handle));
   }
 }
 
@@ -431,6 +456,10 @@ void link_core::close() {
     retrier.join();
   if (nc)
     natsConnection_Close(nc.get());
+  // Closing joined NATS's reader: nothing can reach them any more.
+  std::lock_guard<std::mutex> guard{subs_mtx};
+  retiring.clear();
+  retired.clear();
 }
 
 } // namespace eventcast::cluster::detail

@@ -74,6 +74,8 @@ struct link_core {
   std::condition_variable subs_cv;
   std::vector<std::weak_ptr<sub_state>> subs;
   std::unordered_map<natsSubscription*, std::weak_ptr<sub_state>> by_handle;
+  std::vector<nats_ptr<natsSubscription>> retiring; // to unsubscribe
+  std::vector<nats_ptr<natsSubscription>> retired;  // to free; retrier only
   std::atomic<bool> stopping{false}; // set under subs_mtx, for subs_cv
   std::thread retrier;
 
@@ -97,10 +99,12 @@ struct link_core {
   expected<void> add(const std::shared_ptr<sub_state>& state);
   void remember(natsSubscription* handle,
                 const std::shared_ptr<sub_state>& state);
-  void forget(natsSubscription* handle);
+  /// Unsubscribes and frees `handle` on the retrier thread, later.
+  void retire(nats_ptr<natsSubscription> handle);
   void mark_broken(natsSubscription* handle);
   void wake_retrier();
   void run_retrier();
+  void free_retired();
   void close();
 };
 
