@@ -714,7 +714,6 @@ private:
       int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()),
                            next_timeout(now));
       if (n > 0) {
-        now_real_ = real_us();
         for (int i = 0; i < n; ++i)
           handle(static_cast<size_t>(events[i].data.u64), events[i].events);
         progress.store(progress_local_, std::memory_order_relaxed);
@@ -915,6 +914,7 @@ private:
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
       auto n = ::recv(s.fd, inbuf_.data(), inbuf_.size(), 0);
+      now_real_ = real_us(); // per recv: a batch of ready sockets takes a while
       if (n > 0)
         return on_bytes(idx, inbuf_.data(), static_cast<size_t>(n));
       if (n == 0 || (errno != EAGAIN && errno != EINTR))
