@@ -33,6 +33,7 @@ std::optional<generator_state> generator_state_from(std::string_view text) {
 // -- desired_state_watch ------------------------------------------------------
 
 struct desired_state_watch::state {
+  std::shared_ptr<detail::link_core> core;
   nats_ptr<kvWatcher> watcher;
   desired_state_handler on_change;
   std::atomic<bool> stopping{false};
@@ -91,18 +92,21 @@ desired_state_watch::~desired_state_watch() {
 void desired_state_watch::stop() {
   if (!state_ || state_->stopping.exchange(true))
     return;
-  kvWatcher_Stop(state_->watcher.get());
+  kvWatcher_Stop(state_->watcher.get()); // wakes the worker
   if (state_->worker.joinable())
     state_->worker.join();
+  // NATS's reader may be handling a put for it.
+  state_->core->retire(std::move(state_->watcher));
 }
 
 // -- desired_state_store ------------------------------------------------------
 
 struct desired_state_store::state {
+  std::shared_ptr<detail::link_core> core;
   detail::lazy_bucket bucket;
 
-  state(std::shared_ptr<detail::link_core> core, detail::bucket_spec spec)
-    : bucket(std::move(core), std::move(spec)) {
+  state(const std::shared_ptr<detail::link_core>& c, detail::bucket_spec spec)
+    : core(c), bucket(c, std::move(spec)) {
   }
 };
 
@@ -186,6 +190,7 @@ desired_state_store::watch(desired_state_handler on_change) {
   if (auto s = kvStore_WatchAll(&raw, kv->get(), &opts); s != NATS_OK)
     return detail::to_error(s, "watch desired states");
   auto st = std::make_unique<desired_state_watch::state>();
+  st->core = state_->core;
   st->watcher.reset(raw);
   st->on_change = std::move(on_change);
   st->worker = std::thread{[p = st.get()] { p->run(); }};

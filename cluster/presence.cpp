@@ -209,7 +209,7 @@ expected<std::vector<node_report>> presence::nodes() {
   auto kv = state_->connected_bucket("list nodes");
   if (!kv)
     return kv.error();
-  auto entries = detail::live_entries(kv->get(), deadline);
+  auto entries = detail::live_entries(*state_->core, kv->get(), deadline);
   if (!entries)
     return state_->failed(entries.error());
   std::vector<node_report> out;

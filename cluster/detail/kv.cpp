@@ -24,6 +24,25 @@ expected<void> require_ttl(kvStore* kv) {
   return {};
 }
 
+expected<std::vector<nats_ptr<kvEntry>>>
+read_current(kvWatcher* watcher, kvStore* kv, clock::time_point deadline) {
+  std::vector<nats_ptr<kvEntry>> out;
+  for (;;) {
+    auto left = std::chrono::duration_cast<millis>(deadline - clock::now());
+    if (left.count() <= 0)
+      return error{error_code::unavailable,
+                   "read " + what_of(kv) + ": timed out"};
+    kvEntry* e = nullptr;
+    auto s = kvWatcher_Next(&e, watcher, to_ms(left));
+    nats_ptr<kvEntry> entry{e};
+    if (s != NATS_OK)
+      return to_error(s, "read " + what_of(kv));
+    if (!entry) // the watcher's marker: all current values are in
+      return out;
+    out.push_back(std::move(entry));
+  }
+}
+
 } // namespace
 
 expected<nats_ptr<kvStore>> open_bucket(jsCtx* js, const bucket_spec& spec) {
@@ -71,7 +90,7 @@ std::string_view entry_value(kvEntry* e) {
 }
 
 expected<std::vector<nats_ptr<kvEntry>>>
-live_entries(kvStore* kv, clock::time_point deadline) {
+live_entries(link_core& core, kvStore* kv, clock::time_point deadline) {
   kvWatchOptions opts;
   kvWatchOptions_Init(&opts);
   opts.IgnoreDeletes = true;
@@ -79,21 +98,10 @@ live_entries(kvStore* kv, clock::time_point deadline) {
   if (auto s = kvStore_WatchAll(&raw, kv, &opts); s != NATS_OK)
     return to_error(s, "read " + what_of(kv));
   nats_ptr<kvWatcher> watcher{raw};
-  std::vector<nats_ptr<kvEntry>> out;
-  for (;;) {
-    auto left = std::chrono::duration_cast<millis>(deadline - clock::now());
-    if (left.count() <= 0)
-      return error{error_code::unavailable,
-                   "read " + what_of(kv) + ": timed out"};
-    kvEntry* e = nullptr;
-    auto s = kvWatcher_Next(&e, watcher.get(), to_ms(left));
-    nats_ptr<kvEntry> entry{e};
-    if (s != NATS_OK)
-      return to_error(s, "read " + what_of(kv));
-    if (!entry) // the watcher's marker: all current values are in
-      return out;
-    out.push_back(std::move(entry));
-  }
+  auto out = read_current(watcher.get(), kv, deadline);
+  // Other nodes' puts keep coming to it: NATS's reader may be handling one.
+  core.retire(std::move(watcher));
+  return out;
 }
 
 // -- lazy_bucket --------------------------------------------------------------

@@ -35,9 +35,11 @@ bool valid_key(const std::string& key);
 std::string_view entry_value(kvEntry* e);
 
 /// The current value of every key (deleted keys left out), read through one
-/// watcher; fails when they are not all in by `deadline`.
+/// watcher, which `core` retires; fails when they are not all in by
+/// `deadline`.
 expected<std::vector<nats_ptr<kvEntry>>>
-live_entries(kvStore* kv, std::chrono::steady_clock::time_point deadline);
+live_entries(link_core& core, kvStore* kv,
+             std::chrono::steady_clock::time_point deadline);
 
 /// A bucket bound on first use, so that its owner can be made while NATS is
 /// down. A spec with a TTL refuses an existing bucket without one. forget()

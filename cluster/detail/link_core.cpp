@@ -75,6 +75,20 @@ std::string_view payload_of(natsMsg* msg) {
   return {natsMsg_GetData(msg), static_cast<size_t>(len)};
 }
 
+// Unsubscribes, deleting the consumer: a request, so it waits for the answer
+// or the link's timeout.
+void stop(natsSubscription* sub) {
+  natsSubscription_Unsubscribe(sub);
+}
+
+void stop(kvWatcher* watcher) {
+  kvWatcher_Stop(watcher);
+}
+
+void stop(retired_handle& handle) {
+  std::visit([](auto& owned) { stop(owned.get()); }, handle);
+}
+
 } // namespace
 
 // -- callback_hub -------------------------------------------------------------
@@ -375,9 +389,10 @@ void link_core::remember(natsSubscription* handle,
   by_handle[handle] = state;
 }
 
-void link_core::retire(nats_ptr<natsSubscription> handle) {
+void link_core::retire(retired_handle handle) {
   std::lock_guard<std::mutex> guard{subs_mtx};
-  by_handle.erase(handle.get());
+  if (auto* sub = std::get_if<nats_ptr<natsSubscription>>(&handle))
+    by_handle.erase(sub->get());
   retiring.push_back(std::move(handle));
   subs_cv.notify_one();
 }
@@ -424,24 +439,24 @@ void link_core::run_retrier() {
 
 // nats.c #637 (fixed in 3.6.1): NATS's reader looks a subscription up, lets
 // go of the connection's lock, then locks the subscription without holding a
-// reference, so freeing one it has just looked up crashes it. Unsubscribing
-// takes it out of the connection's map (and deletes its consumer); a PING
-// answered after that proves the reader, which handles what it reads in
-// order, is past any earlier lookup. The PING waits a pass: when it cannot
-// be written, NATS 3.4 reports the flush done at once.
+// reference, so freeing one it has just looked up crashes it. Stopping a
+// handle takes it out of the connection's map (and deletes its consumer);
+// a PING answered after that proves the reader, which handles what it reads
+// in order, is past any earlier lookup. The PING waits a pass: when it
+// cannot be written, NATS 3.4 reports the flush done at once.
 void link_core::free_retired() {
   if (!retired.empty() && !stopping
       && natsConnection_FlushTimeout(nc.get(), to_ms(consumer_wait(cfg)))
            == NATS_OK)
     retired.clear();
-  std::vector<nats_ptr<natsSubscription>> fresh;
+  std::vector<retired_handle> fresh;
   {
     std::lock_guard<std::mutex> guard{subs_mtx};
     fresh.swap(retiring);
   }
   for (auto& handle : fresh) {
     if (!stopping) // else closing the connection unsubscribes it
-      natsSubscription_Unsubscribe(handle.get());
+      stop(handle);
     retired.push_back(std::move(handle));
   }
 }

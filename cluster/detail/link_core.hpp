@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "cluster/detail/nats.hpp"
@@ -20,6 +21,11 @@
 namespace eventcast::cluster::detail {
 
 struct link_core;
+
+/// A handle NATS's reader may still reach after its owner is done with it;
+/// the link's retrier stops it, then frees it (see free_retired).
+using retired_handle =
+  std::variant<nats_ptr<natsSubscription>, nats_ptr<kvWatcher>>;
 
 /// What the connection's callbacks reach, on NATS's callback thread. NATS
 /// may call them after the link is gone (the closed callback comes last and
@@ -74,8 +80,8 @@ struct link_core {
   std::condition_variable subs_cv;
   std::vector<std::weak_ptr<sub_state>> subs;
   std::unordered_map<natsSubscription*, std::weak_ptr<sub_state>> by_handle;
-  std::vector<nats_ptr<natsSubscription>> retiring; // to unsubscribe
-  std::vector<nats_ptr<natsSubscription>> retired;  // to free; retrier only
+  std::vector<retired_handle> retiring; // to stop
+  std::vector<retired_handle> retired;  // to free; retrier only
   std::atomic<bool> stopping{false}; // set under subs_mtx, for subs_cv
   std::thread retrier;
 
@@ -99,8 +105,8 @@ struct link_core {
   expected<void> add(const std::shared_ptr<sub_state>& state);
   void remember(natsSubscription* handle,
                 const std::shared_ptr<sub_state>& state);
-  /// Unsubscribes and frees `handle` on the retrier thread, later.
-  void retire(nats_ptr<natsSubscription> handle);
+  /// Stops and frees `handle` on the retrier thread, later.
+  void retire(retired_handle handle);
   void mark_broken(natsSubscription* handle);
   void wake_retrier();
   void run_retrier();
