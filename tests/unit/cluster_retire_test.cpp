@@ -81,7 +81,7 @@ extern "C" natsStatus natsMsg_create(natsMsg** msg, const char* subject,
 
 namespace {
 
-constexpr auto link_timeout = 1000ms; // a reply held up by `stall` comes
+constexpr auto link_timeout = 1000ms; // > stall: a reply held up by one comes
 
 class ClusterRetire : public single_nats_server<ClusterRetire> {
 protected:
@@ -120,13 +120,9 @@ int64_t consumers_of(natsConnection* nc, const std::string& stream) {
 }
 
 TEST_F(ClusterRetire, UnsubscribingWhileNatsReadsAMessageForItIsSafe) {
-  link_config cfg;
-  cfg.urls = {server_->url()};
-  auto link = jetstream_link::connect(cfg);
-  ASSERT_TRUE(link) << link.error().message;
-  ASSERT_TRUE(wait_until([&] { return link->connected(); }, wait_limit));
+  auto link = connect_link();
   std::atomic<int> calls{0};
-  auto sub = link->subscribe("events", test_name(), 0,
+  auto sub = link.subscribe("events", test_name(), 0,
                              [&](uint64_t, std::string_view) { ++calls; });
   ASSERT_TRUE(sub && sub->consuming());
 
