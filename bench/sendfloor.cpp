@@ -2,12 +2,14 @@
 // machine, the floor under a fan-out pass (bench/README.md, "The L2 floor").
 //
 // Opens N connections to itself on 127.0.0.1 and drains their client ends on
-// a reader thread (epoll, one recv per readiness, as loadgen reads). Each pass
-// writes one message to every server end with one sendmsg, as Eventcast's
-// output thread writes one chunk per subscriber: a chunk-size line, the
-// frames, CRLF. Reports the writer's CPU and wall time per send (medians over
-// the passes) and so the shortest pass over N subscribers one writer can
-// make. Human-readable line first, then one JSON object.
+// a reader thread (epoll, edge-triggered, reading until a short recv, as
+// loadgen reads). Each pass writes one message to every server end with one
+// sendmsg, as Eventcast's output thread writes one chunk per subscriber: a
+// chunk-size line, the frames, CRLF. Reports the writer's CPU and wall time
+// per send (medians over the passes), and so the shortest pass over N
+// subscribers one writer can make; and the reader's CPU per recv, and so the
+// shortest round over N that two cores shared by writer and reader allow.
+// Human-readable lines first, then one JSON object.
 //
 //   sendfloor [--connections 9000] [--passes 20] [--bytes 300] [--pieces 3]
 
@@ -117,33 +119,52 @@ socket_pairs connect_pairs(int n) {
   return pairs;
 }
 
-/// Reads every client end until `stop`, counting the bytes.
-void drain(const std::vector<int>& fds, std::atomic<size_t>& bytes_read,
-           std::atomic<bool>& stop) {
+double thread_cpu_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+struct reader_state {
+  std::atomic<size_t> bytes{0};
+  std::atomic<bool> counting{false}; // set once the warm-up passes are over
+  std::atomic<bool> stop{false};
+  // Written by the reader before it returns.
+  size_t recvs = 0; // counted ones
+  double cpu_s = 0; // its CPU while counting
+};
+
+/// Reads every client end until `stop`, counting the bytes, and the recvs
+/// and the reader's CPU once `counting`.
+void drain(const std::vector<int>& fds, reader_state& state) {
   int ep = ::epoll_create1(0);
   for (size_t i = 0; i < fds.size(); ++i) {
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = EPOLLIN | EPOLLET;
     ev.data.fd = fds[i];
     ::epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
   }
   std::vector<epoll_event> ready(256);
   std::vector<char> buf(64 * 1024);
-  while (!stop.load(std::memory_order_relaxed)) {
+  double cpu_from = -1;
+  while (!state.stop.load(std::memory_order_relaxed)) {
     int n = ::epoll_wait(ep, ready.data(), static_cast<int>(ready.size()), 50);
+    if (cpu_from < 0 && state.counting.load(std::memory_order_relaxed))
+      cpu_from = thread_cpu_s();
     for (int i = 0; i < n; ++i) {
-      auto got = ::recv(ready[i].data.fd, buf.data(), buf.size(), 0);
-      if (got > 0)
-        bytes_read.fetch_add(static_cast<size_t>(got), std::memory_order_relaxed);
+      ssize_t got;
+      do {
+        got = ::recv(ready[i].data.fd, buf.data(), buf.size(), 0);
+        if (got > 0)
+          state.bytes.fetch_add(static_cast<size_t>(got),
+                                std::memory_order_relaxed);
+        if (cpu_from >= 0)
+          ++state.recvs;
+      } while (got == static_cast<ssize_t>(buf.size()));
     }
   }
+  state.cpu_s = cpu_from < 0 ? 0 : thread_cpu_s() - cpu_from;
   ::close(ep);
-}
-
-double thread_cpu_s() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 double wall_s() {
@@ -170,9 +191,8 @@ int main(int argc, char** argv) {
   auto opt = parse(argc, argv);
   raise_descriptor_limit(opt.connections);
   auto pairs = connect_pairs(opt.connections);
-  std::atomic<size_t> bytes_read{0};
-  std::atomic<bool> stop{false};
-  std::thread reader{[&] { drain(pairs.client, bytes_read, stop); }};
+  reader_state reading;
+  std::thread reader{[&] { drain(pairs.client, reading); }};
 
   std::string payload(opt.bytes, 'x');
   std::vector<iovec> pieces;
@@ -189,6 +209,8 @@ int main(int argc, char** argv) {
   std::vector<double> cpu_us, wall_us;
   size_t written = 0, short_writes = 0;
   for (int pass = 0; pass < opt.passes; ++pass) {
+    if (pass == 2) // the first passes warm caches and allocators
+      reading.counting = true;
     auto cpu0 = thread_cpu_s();
     auto wall0 = wall_s();
     for (int fd : pairs.server) {
@@ -199,25 +221,33 @@ int main(int argc, char** argv) {
         ++short_writes;
     }
     auto per_send = 1e6 / opt.connections;
-    if (pass >= 2) { // the first passes warm caches and allocators
+    if (pass >= 2) {
       cpu_us.push_back((thread_cpu_s() - cpu0) * per_send);
       wall_us.push_back((wall_s() - wall0) * per_send);
     }
-    wait_drained(bytes_read, written);
+    wait_drained(reading.bytes, written);
   }
-  stop = true;
+  reading.stop = true;
   reader.join();
 
   auto cpu = median(cpu_us), wall = median(wall_us);
+  auto recv_cpu = reading.recvs == 0 ? 0.0 : reading.cpu_s * 1e6 / reading.recvs;
+  // Writer and reader together on two cores: half their CPU per connection.
+  auto round_ms = (cpu + recv_cpu) / 2 * opt.connections / 1000.0;
   std::printf("sendfloor: %d connections, %zu bytes in %d pieces: %.2f us CPU, "
               "%.2f us wall per send; one pass over them %.1f ms; %zu short "
               "writes\n",
               opt.connections, opt.bytes, opt.pieces, cpu, wall,
               wall * opt.connections / 1000.0, short_writes);
+  std::printf("sendfloor: reader %.2f us CPU per recv (%zu recvs); a round "
+              "over them on two cores at least %.1f ms\n",
+              recv_cpu, reading.recvs, round_ms);
   std::printf("{\"connections\":%d,\"bytes\":%zu,\"pieces\":%d,\"passes\":%d,"
               "\"cpu_us_per_send\":%.3f,\"wall_us_per_send\":%.3f,"
-              "\"pass_ms\":%.2f,\"short_writes\":%zu}\n",
+              "\"pass_ms\":%.2f,\"cpu_us_per_recv\":%.3f,\"recvs\":%zu,"
+              "\"two_core_round_ms\":%.2f,\"short_writes\":%zu}\n",
               opt.connections, opt.bytes, opt.pieces, opt.passes, cpu, wall,
-              wall * opt.connections / 1000.0, short_writes);
+              wall * opt.connections / 1000.0, recv_cpu, reading.recvs,
+              round_ms, short_writes);
   return short_writes == 0 ? 0 : 1;
 }
