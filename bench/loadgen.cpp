@@ -907,7 +907,7 @@ private:
       s.out_off = 0;
       s.st = sub_state::headers;
       // Edge-triggered: a level-triggered socket is polled once more by the
-      // next epoll_wait only to find it empty, which cost the reader ~8 %.
+      // next epoll_wait only to find it empty, ~4 % of the reader in L2.
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
       ev.data.u64 = idx;
