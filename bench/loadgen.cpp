@@ -915,12 +915,12 @@ private:
       return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-      drain(idx);
+      read_available(idx);
   }
 
   /// Reads until a read comes back short: a TCP socket had nothing more at
   /// that moment, and bytes that come later raise a new edge.
-  void drain(size_t idx) {
+  void read_available(size_t idx) {
     for (;;) {
       auto& s = subs_[idx];
       if (s.fd < 0)
