@@ -102,11 +102,10 @@ void desired_state_watch::stop() {
 // -- desired_state_store ------------------------------------------------------
 
 struct desired_state_store::state {
-  std::shared_ptr<detail::link_core> core;
   detail::lazy_bucket bucket;
 
-  state(const std::shared_ptr<detail::link_core>& c, detail::bucket_spec spec)
-    : core(c), bucket(c, std::move(spec)) {
+  state(std::shared_ptr<detail::link_core> core, detail::bucket_spec spec)
+    : bucket(std::move(core), std::move(spec)) {
   }
 };
 
@@ -190,7 +189,7 @@ desired_state_store::watch(desired_state_handler on_change) {
   if (auto s = kvStore_WatchAll(&raw, kv->get(), &opts); s != NATS_OK)
     return detail::to_error(s, "watch desired states");
   auto st = std::make_unique<desired_state_watch::state>();
-  st->core = state_->core;
+  st->core = state_->bucket.core();
   st->watcher.reset(raw);
   st->on_change = std::move(on_change);
   st->worker = std::thread{[p = st.get()] { p->run(); }};

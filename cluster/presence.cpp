@@ -148,17 +148,16 @@ std::optional<node_report> decode_node_report(std::string_view text) {
 // -- presence -----------------------------------------------------------------
 
 struct presence::state {
-  std::shared_ptr<detail::link_core> core;
   detail::lazy_bucket bucket;
 
-  state(const std::shared_ptr<detail::link_core>& c, detail::bucket_spec spec)
-    : core(c), bucket(c, std::move(spec)) {
+  state(std::shared_ptr<detail::link_core> core, detail::bucket_spec spec)
+    : bucket(std::move(core), std::move(spec)) {
   }
 
   // Checked on every call: once bound, a KV call while the client
   // reconnects would wait out its timeout instead of failing.
   expected<std::shared_ptr<kvStore>> connected_bucket(std::string_view what) {
-    if (!core->connected())
+    if (!bucket.core()->connected())
       return detail::unavailable(what);
     return bucket.get();
   }
@@ -205,11 +204,11 @@ expected<void> presence::announce(const node_report& report) {
 }
 
 expected<std::vector<node_report>> presence::nodes() {
-  auto deadline = clock::now() + state_->core->cfg.timeout;
+  auto deadline = clock::now() + state_->bucket.timeout();
   auto kv = state_->connected_bucket("list nodes");
   if (!kv)
     return kv.error();
-  auto entries = detail::live_entries(*state_->core, kv->get(), deadline);
+  auto entries = detail::live_entries(*state_->bucket.core(), kv->get(), deadline);
   if (!entries)
     return state_->failed(entries.error());
   std::vector<node_report> out;

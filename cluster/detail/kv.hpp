@@ -55,6 +55,8 @@ public:
 
   const bucket_spec& spec() const { return spec_; }
 
+  const std::shared_ptr<link_core>& core() const { return core_; }
+
   /// The link's request timeout.
   millis timeout() const;
 
