@@ -54,7 +54,7 @@ struct sse_settings {
   millis retry{3000};
   // Frames for a subscriber wait at most this long to share one write with
   // the frames after them (0: write at once).
-  millis coalesce{1};
+  millis coalesce{2};
   size_t history_size = 1000;
   size_t history_bytes = 8 * 1024 * 1024; // per stream
 };
