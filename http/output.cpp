@@ -51,7 +51,7 @@ constexpr uint64_t max_fanout_answered_in_pass = 1000;
 // on two cores, and its length swings with what the last one carried: held
 // to its end, such publishes come in bursts, and the busiest passes make
 // the p99. Held at most this long, they come at a steadier pace (L2: p99
-// 96 ms at ~350k events/s, against 109 ms at ~470k; medians, bench/README).
+// 96 ms at ~350k events/s, against 109 ms at ~480k; medians, bench/README).
 constexpr std::chrono::milliseconds max_answer_hold{40};
 // How long a stream's last bytes may wait for a reader before we give up.
 constexpr std::chrono::seconds finish_grace{5};
