@@ -508,20 +508,26 @@ struct output_reactor::impl : wake_target {
     last_pass = loop_now = clock_type::now();
     in_pass = true;
     for (auto id : ids) {
-      if (commands_waiting.load(std::memory_order_relaxed)
-          && clock_type::now() < answer_until)
-        for (auto& cmd : take_posted(nullptr))
-          apply(cmd);
+      answer_between_writes(answer_until);
       if (auto it = conns.find(id); it != conns.end()) {
         auto c = it->second;
         flush(*c);
       }
-      if (!held_answers.empty()
-          && clock_type::now() - held_since >= max_answer_hold)
-        write_held_answers();
     }
     in_pass = false;
     write_held_answers();
+  }
+
+  /// Inside a pass: the answers posted meanwhile while it is young, and the
+  /// held ones once they have waited `max_answer_hold`.
+  void answer_between_writes(clock_type::time_point answer_until) {
+    if (commands_waiting.load(std::memory_order_relaxed)
+        && clock_type::now() < answer_until)
+      for (auto& cmd : take_posted(nullptr))
+        apply(cmd);
+    if (!held_answers.empty()
+        && clock_type::now() - held_since >= max_answer_hold)
+      write_held_answers();
   }
 
   void write_held_answers() {
