@@ -44,6 +44,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <queue>
@@ -278,6 +279,54 @@ private:
   std::vector<uint64_t> counts_;
   uint64_t n_ = 0;
   int64_t max_ = 0;
+};
+
+/// Per event (stream, sequence number): the latency of its first and of its
+/// last delivery. An event's first delivery is the publish path plus the
+/// reader's own lag; the gap to its last is the server's fan-out as the
+/// reader saw it. Together they tell a server's p99 from the client's.
+class event_spans {
+public:
+  void add(uint32_t stream, int64_t seq, int64_t latency_us) {
+    if (seq >= max_seq_spanned)
+      return; // a run publishes far fewer: a bad number, counted elsewhere
+    if (stream >= streams_.size())
+      streams_.resize(stream + 1);
+    auto& spans = streams_[stream];
+    auto i = static_cast<size_t>(seq);
+    if (i >= spans.size())
+      spans.resize(std::max(i + 1, spans.size() * 2));
+    spans[i].first = std::min(spans[i].first, latency_us);
+    spans[i].last = std::max(spans[i].last, latency_us);
+  }
+
+  void merge(const event_spans& o) {
+    for (uint32_t st = 0; st < o.streams_.size(); ++st)
+      for (size_t i = 0; i < o.streams_[st].size(); ++i)
+        if (auto& sp = o.streams_[st][i]; sp.delivered()) {
+          add(st, static_cast<int64_t>(i), sp.first);
+          add(st, static_cast<int64_t>(i), sp.last);
+        }
+  }
+
+  void fill(histogram& first, histogram& last) const {
+    for (auto& spans : streams_)
+      for (auto& sp : spans)
+        if (sp.delivered()) {
+          first.add(sp.first);
+          last.add(sp.last);
+        }
+  }
+
+private:
+  static constexpr int64_t max_seq_spanned = int64_t{1} << 22;
+
+  struct span {
+    int64_t first = std::numeric_limits<int64_t>::max();
+    int64_t last = std::numeric_limits<int64_t>::min();
+    bool delivered() const { return last >= first; }
+  };
+  std::vector<std::vector<span>> streams_;
 };
 
 // -- /proc sampling -------------------------------------------------------------
@@ -596,9 +645,18 @@ response_head parse_head(std::string_view head) {
   return r;
 }
 
+/// Where `key` starts in `text`, or npos. memmem rather than
+/// string_view::find, which compares the whole key at every quote of a data
+/// line: 8 % of the reader's CPU in L2, against 5 % for memmem.
+size_t find_key(std::string_view text, std::string_view key) {
+  auto* at = ::memmem(text.data(), text.size(), key.data(), key.size());
+  return at ? static_cast<size_t>(static_cast<const char*>(at) - text.data())
+            : std::string_view::npos;
+}
+
 /// The integer after `key` in `text`, skipping blanks; -1 when absent.
 int64_t find_int(std::string_view text, std::string_view key) {
-  auto p = text.find(key);
+  auto p = find_key(text, key);
   if (p == std::string_view::npos)
     return -1;
   p += key.size();
@@ -607,6 +665,13 @@ int64_t find_int(std::string_view text, std::string_view key) {
   int64_t v = -1;
   auto res = std::from_chars(text.data() + p, text.data() + text.size(), v);
   return res.ec == std::errc{} ? v : -1;
+}
+
+/// Whether `text` begins with the literal `prefix` (a constant-size compare
+/// the compiler inlines).
+template <size_t N>
+bool starts_with(std::string_view text, const char (&prefix)[N]) {
+  return text.size() >= N - 1 && std::memcmp(text.data(), prefix, N - 1) == 0;
 }
 
 // -- shared state -----------------------------------------------------------------
@@ -687,6 +752,7 @@ public:
   // Read after join.
   std::vector<subscriber> subs_;
   histogram latency;
+  event_spans spans;
   uint64_t connect_errors = 0;
   uint64_t connect_timeouts = 0;
   uint64_t closed_before_head = 0; // by the server, or on a bad status
@@ -1069,12 +1135,12 @@ private:
       return dispatch(s);
     if (l[0] == ':')
       return;
-    if (l.compare(0, 5, "data:") == 0) {
+    if (starts_with(l, "data:")) {
       s.has_data = true;
       auto seq = find_int(l, "\"seq\":");
       if (seq >= 0) {
         s.cur_seq = seq;
-      } else if (l.find("events_missed") != std::string_view::npos) {
+      } else if (find_key(l, "events_missed") != std::string_view::npos) {
         s.missed_notice = true; // a notice carries no "seq"
         return;
       }
@@ -1083,7 +1149,7 @@ private:
         s.cur_ts = ts;
       return;
     }
-    if (l.compare(0, 3, "id:") == 0) {
+    if (starts_with(l, "id:")) {
       auto v = l.substr(3);
       if (!v.empty() && v[0] == ' ')
         v.remove_prefix(1);
@@ -1127,8 +1193,10 @@ private:
       ++s.ooo;
     else
       s.max_seq = seq;
-    if (ts > 0)
+    if (ts > 0) {
       latency.add(now_real_ - ts);
+      spans.add(s.stream, seq, now_real_ - ts);
+    }
   }
 
   const options& opt_;
@@ -1690,6 +1758,10 @@ int report(const std::string& file, bool markdown) {
     {"lat_p99_us", "latency p99 (us)", false},
     {"lat_p999_us", "latency p99.9 (us)", false},
     {"lat_max_us", "latency max (us)", false},
+    {"event_first_p50_us", "an event's first delivery p50 (us)", false},
+    {"event_first_p99_us", "an event's first delivery p99 (us)", false},
+    {"event_last_p50_us", "an event's last delivery p50 (us)", false},
+    {"event_last_p99_us", "an event's last delivery p99 (us)", false},
     {"pub_rtt_p50_us", "publish round trip p50 (us)", false},
     {"server_cpu_pct", "server CPU % (of one core)", false},
     {"client_cpu_pct", "client CPU % (of one core)", false},
@@ -2045,6 +2117,7 @@ int main(int argc, char** argv) {
 
   // -- figures -----------------------------------------------------------------
   histogram latency;
+  event_spans spans;
   uint64_t expected = 0, delivered = 0, missing = 0, gaps = 0, unexpected = 0;
   uint64_t dups = 0, ooo = 0, others = 0, missed_notices = 0, disconnects = 0;
   uint64_t reconnects = 0, connect_errors = 0, connect_timeouts = 0, bad_events = 0;
@@ -2054,6 +2127,7 @@ int main(int argc, char** argv) {
   auto& ok_count = pub.ok_count();
   for (auto& w : workers) {
     latency.merge(w->latency);
+    spans.merge(w->spans);
     reconnects += w->reconnects;
     connect_errors += w->connect_errors;
     connect_timeouts += w->connect_timeouts;
@@ -2098,6 +2172,9 @@ int main(int argc, char** argv) {
       }
     }
   }
+
+  histogram first_delivery, last_delivery;
+  spans.fill(first_delivery, last_delivery);
 
   auto window_s = static_cast<double>(window_end - window_start) / 1e6;
   auto cpu_window_s = static_cast<double>(end.at_us - begin.at_us) / 1e6;
@@ -2180,6 +2257,12 @@ int main(int argc, char** argv) {
                   static_cast<long long>(latency.quantile(0.999)),
                   static_cast<long long>(latency.max()),
                   static_cast<unsigned long long>(latency.count()));
+      std::printf("per event: first delivery p50 %lld us, p99 %lld us; last delivery p50 %lld us, p99 %lld us (%llu events)\n",
+                  static_cast<long long>(first_delivery.quantile(0.5)),
+                  static_cast<long long>(first_delivery.quantile(0.99)),
+                  static_cast<long long>(last_delivery.quantile(0.5)),
+                  static_cast<long long>(last_delivery.quantile(0.99)),
+                  static_cast<unsigned long long>(first_delivery.count()));
     } else {
       std::printf("idle: held %.2f s, %llu still streaming, %llu disconnects\n",
                   cpu_window_s, static_cast<unsigned long long>(streaming_end),
@@ -2262,9 +2345,15 @@ int main(int argc, char** argv) {
       j.num("lat_p50_us", static_cast<double>(latency.quantile(0.5)))
         .num("lat_p99_us", static_cast<double>(latency.quantile(0.99)))
         .num("lat_p999_us", static_cast<double>(latency.quantile(0.999)))
-        .num("lat_max_us", static_cast<double>(latency.max()));
+        .num("lat_max_us", static_cast<double>(latency.max()))
+        .num("event_first_p50_us", static_cast<double>(first_delivery.quantile(0.5)))
+        .num("event_first_p99_us", static_cast<double>(first_delivery.quantile(0.99)))
+        .num("event_last_p50_us", static_cast<double>(last_delivery.quantile(0.5)))
+        .num("event_last_p99_us", static_cast<double>(last_delivery.quantile(0.99)));
     else
-      j.null("lat_p50_us").null("lat_p99_us").null("lat_p999_us").null("lat_max_us");
+      j.null("lat_p50_us").null("lat_p99_us").null("lat_p999_us").null("lat_max_us")
+        .null("event_first_p50_us").null("event_first_p99_us")
+        .null("event_last_p50_us").null("event_last_p99_us");
   }
   j.num("dups", static_cast<double>(dups))
     .num("out_of_order", static_cast<double>(ooo))

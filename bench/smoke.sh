@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A tiny load against Eventcast only: 20 subscribers on one stream, 200 events
 # at 200/s. Exits non-zero when an event is missing, duplicated or out of
-# order, when a subscriber could not connect, or when the server does not stop
-# cleanly on SIGTERM. Registered as the CTest test bench.smoke; under 15 s.
+# order, when a subscriber could not connect, when the per-event first and
+# last deliveries do not bracket the median latency, or when the server does
+# not stop cleanly on SIGTERM. Registered as the CTest test bench.smoke; under 15 s.
 #
 #   bench/smoke.sh [LOADGEN] [EVENTCAST]   (default: build/bench/...)
 set -uo pipefail
@@ -51,7 +52,17 @@ fi
 rc=0
 "$loadgen" --port "$port" --subscribers 20 --streams 1 --rate 200 --events 200 \
   --settle-ms 300 --drain-ms 2000 --drain-max-ms 5000 --ramp-timeout-ms 5000 \
-  --server-pid "$server_pid" --label smoke || rc=1
+  --server-pid "$server_pid" --label smoke | tee "$work/loadgen.out" || rc=1
+
+figure() { # a number from loadgen's closing JSON line
+  tail -n1 "$work/loadgen.out" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"
+}
+first=$(figure event_first_p50_us) median=$(figure lat_p50_us) last=$(figure event_last_p50_us)
+if ! [ -n "$first" ] || ! [ -n "$last" ] || ! [ "$first" -gt 0 ] \
+   || [ "$first" -gt "$median" ] || [ "$median" -gt "$last" ]; then
+  echo "smoke: per-event deliveries ($first .. $last us) do not bracket the median latency ($median us)"
+  rc=1
+fi
 
 kill -TERM "$server_pid"
 status=
