@@ -150,6 +150,9 @@ struct connection {
   bool watching_out = false;
   clock_type::time_point opened = clock_type::now();
   clock_type::time_point last_write = opened;
+  // When frames were last taken for writing: a subscriber's next frames wait
+  // until `coalesce` after it (never: at once).
+  clock_type::time_point frames_taken{};
 };
 
 using connection_ptr = std::shared_ptr<connection>;
@@ -190,7 +193,6 @@ struct output_reactor::impl : wake_target {
   std::vector<uint64_t> due; // streams with frames, written at due_at
   std::optional<clock_type::time_point> due_at;
   clock_type::time_point due_since; // when the oldest of `due` arrived
-  clock_type::time_point last_pass; // when flush_due last started
   bool in_pass = false;
   std::vector<connection_ptr> held_answers; // written at the pass's end
   clock_type::time_point held_since;        // or once held this long
@@ -339,6 +341,7 @@ struct output_reactor::impl : wake_target {
                 && batch.closed != close_reason::client_gone;
     if (batch.frames.empty() && !ends)
       return false;
+    c.frames_taken = loop_now;
     // The stream actor's first frames (its `connection` event) say that the
     // subscription is in place: a client that has the head misses nothing
     // published after it.
@@ -490,14 +493,28 @@ struct output_reactor::impl : wake_target {
       apply(cmd);
     if (ids.empty())
       return;
-    // At most one pass over the streams per `coalesce`: frames that come
-    // soon after a pass wait for the next one and share its writes; after a
-    // quiet spell they go at once.
-    due.insert(due.end(), ids.begin(), ids.end());
-    if (!due_at) {
+    // A pass at once: it writes the streams whose last frames went out at
+    // least `coalesce` ago and leaves the others for later.
+    add_due(ids, clock_type::now());
+  }
+
+  void add_due(const std::vector<uint64_t>& ids, clock_type::time_point at) {
+    if (ids.empty())
+      return;
+    if (due.empty())
       due_since = clock_type::now();
-      due_at = std::max(due_since, last_pass + sse.coalesce);
-    }
+    due.insert(due.end(), ids.begin(), ids.end());
+    due_at = due_at ? std::min(*due_at, at) : at;
+  }
+
+  /// A stream whose last frames were taken less than `coalesce` ago waits:
+  /// the frames that arrive meanwhile share its next write. Its time, or
+  /// nothing when it may be written now.
+  std::optional<clock_type::time_point> window_end(const connection& c) const {
+    auto end = c.frames_taken + sse.coalesce;
+    if (!c.inbox || end <= loop_now)
+      return std::nullopt;
+    return end;
   }
 
   void flush_due() {
@@ -505,16 +522,26 @@ struct output_reactor::impl : wake_target {
     ids.swap(due);
     auto answer_until = due_since + answers_first_for;
     due_at.reset();
-    last_pass = loop_now = clock_type::now();
+    loop_now = clock_type::now();
     in_pass = true;
+    std::vector<uint64_t> waiting;
+    std::optional<clock_type::time_point> waiting_until;
     for (auto id : ids) {
       answer_between_writes(answer_until);
-      if (auto it = conns.find(id); it != conns.end()) {
-        auto c = it->second;
+      auto it = conns.find(id);
+      if (it == conns.end())
+        continue;
+      auto c = it->second;
+      if (auto end = window_end(*c)) {
+        waiting.push_back(id);
+        waiting_until = waiting_until ? std::min(*waiting_until, *end) : *end;
+      } else {
         flush(*c);
       }
     }
     in_pass = false;
+    if (waiting_until)
+      add_due(waiting, *waiting_until);
     write_held_answers();
   }
 

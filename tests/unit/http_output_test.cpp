@@ -423,4 +423,30 @@ TEST(OutputReactorCoalesce, FramesAfterAQuietSpellGoAtOnceLaterOnesShareAPass) {
   out.stop(millis{0});
 }
 
+TEST(OutputReactorCoalesce, OneSubscribersWindowDoesNotHoldUpAnother) {
+  auto settings = fast_settings();
+  settings.heartbeat_interval = millis{60000};
+  settings.coalesce = millis{1000};
+  http::output_reactor out{settings, millis{3600000}};
+  out.start();
+  socket_pair busy, quiet;
+  auto busy_inbox = out.open_stream(out.attach(busy.server), 0, "H\r\n\r\n",
+                                    "busy", nullptr);
+  auto quiet_inbox = out.open_stream(out.attach(quiet.server), 0,
+                                     "H\r\n\r\n", "quiet", nullptr);
+  auto busy_live = follow(*busy_inbox, settings);
+  auto quiet_live = follow(*quiet_inbox, settings);
+  busy_live->append(make_frame(1));
+  busy.read_until(contains("id: 1"));
+  busy_live->append(make_frame(2)); // waits out the busy stream's window
+  auto start = std::chrono::steady_clock::now();
+  quiet_live->append(make_frame(1)); // never written before: goes at once
+  auto text = quiet.read_until(contains("id: 1"));
+  auto quiet_after = std::chrono::steady_clock::now() - start;
+  EXPECT_NE(text.find("id: 1"), std::string::npos) << text;
+  EXPECT_LT(quiet_after, 500ms);
+  EXPECT_EQ(busy.read_for(200ms).find("id: 2"), std::string::npos);
+  out.stop(millis{0});
+}
+
 } // namespace
