@@ -7,6 +7,7 @@
 #include <nats/nats.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -32,29 +33,47 @@ constexpr auto wait_limit = 10s;
 constexpr auto stall = 300ms;
 
 // The next inbound message to hold up: the first one on `subject` ("" for
-// any), for `length`.
+// any), for `length`, or until release_stall() when `until_released`.
 struct stall_plan {
   std::string subject;
   millis length;
+  bool until_released = false;
 };
 
 std::mutex plan_mtx;
+std::condition_variable release_cv;
 std::optional<stall_plan> plan;
+bool released = false; // guarded by plan_mtx
 std::atomic<int> stalls{0};   // begun
 std::atomic<int> stalled{0};  // over
 
-void stall_next(std::string subject = {}, millis length = stall) {
+void stall_next(std::string subject = {}, millis length = stall,
+                bool until_released = false) {
   std::lock_guard<std::mutex> guard{plan_mtx};
-  plan = stall_plan{std::move(subject), length};
+  plan = stall_plan{std::move(subject), length, until_released};
+  released = false;
 }
 
-std::optional<millis> take_plan(std::string_view subject) {
+void release_stall() {
+  std::lock_guard<std::mutex> guard{plan_mtx};
+  released = true;
+  release_cv.notify_all();
+}
+
+std::optional<stall_plan> take_plan(std::string_view subject) {
   std::lock_guard<std::mutex> guard{plan_mtx};
   if (!plan || (!plan->subject.empty() && plan->subject != subject))
     return std::nullopt;
-  auto length = plan->length;
-  plan.reset();
-  return length;
+  return std::exchange(plan, std::nullopt);
+}
+
+void hold_up(const stall_plan& p) {
+  if (!p.until_released) {
+    std::this_thread::sleep_for(p.length);
+    return;
+  }
+  std::unique_lock<std::mutex> lock{plan_mtx};
+  release_cv.wait_for(lock, p.length, [] { return released; });
 }
 
 } // namespace
@@ -70,9 +89,9 @@ extern "C" natsStatus natsMsg_create(natsMsg** msg, const char* subject,
                                    int, const char*, int, int);
   static auto real =
     reinterpret_cast<create_fn>(dlsym(RTLD_NEXT, "natsMsg_create"));
-  if (auto length = take_plan({subject, static_cast<size_t>(subject_len)})) {
+  if (auto p = take_plan({subject, static_cast<size_t>(subject_len)})) {
     ++stalls;
-    std::this_thread::sleep_for(*length);
+    hold_up(*p);
     ++stalled;
   }
   return real(msg, subject, subject_len, reply, reply_len, buf, buf_len,
@@ -163,14 +182,18 @@ TEST_F(ClusterRetire, ListingNodesWhileAnotherNodesPutIsReadForItIsSafe) {
   ASSERT_TRUE(mine && theirs);
   ASSERT_TRUE(mine->announce(report_of("a")));
 
-  // The listing's watcher reads a's value, held up while b announces, so
-  // that b's put reaches the watcher as the listing ends.
+  // The listing's watcher reads a's value, held up until b has announced
+  // (however long that takes on a busy machine), so that b's put reaches the
+  // watcher as the listing ends.
   auto before = stalls.load();
-  stall_next(kv_subject(cfg.bucket, node_key("a")));
+  stall_next(kv_subject(cfg.bucket, node_key("a")), wait_limit, true);
   auto listing = std::async(std::launch::async, [&] { return mine->nodes(); });
   ASSERT_TRUE(wait_until([&] { return stalls > before; }, wait_limit));
   stall_next(kv_subject(cfg.bucket, node_key("b")), long_stall);
-  ASSERT_TRUE(theirs->announce(report_of("b")));
+  auto announced = theirs->announce(report_of("b"));
+  std::this_thread::sleep_for(stall); // for JetStream to push the put
+  release_stall();
+  ASSERT_TRUE(announced);
   auto listed = listing.get();
   ASSERT_TRUE(listed) << listed.error().message;
   ASSERT_EQ(listed->size(), 1u);
