@@ -10,7 +10,9 @@
 #
 # Loads: L1-L5 of the benchmark issue, plus L2-9k and L5-9k (L2 and L5 with
 # 9,000 subscribers, under Eventcast's connection ceiling at 20,000
-# descriptors). Each load runs eventcast then nchan, --rounds times.
+# descriptors) and L5-4k (L5's 1,000 streams at a steady 4,000 publishes/s:
+# latency when neither server is saturated). Each load runs eventcast then
+# nchan, --rounds times.
 # --policy sets Eventcast's slow-subscriber policy (sse.overflow_policy);
 # the checks (no duplicate, gap or reorder) must hold under both.
 #
@@ -260,6 +262,7 @@ load_args() { # load_args L1..L5
     # ceiling at 20,000 descriptors (two per SSE connection), see README.
     L2-9k) printf '%s\n' --subscribers 9000 --streams 1 --rate 0 --duration "$l2_duration" --settle-ms 2000 ;;
     L5-9k) printf '%s\n' --subscribers 9000 --streams 1000 --rate 0 --duration "$l5_duration" --pub-connections 4 --settle-ms 2000 ;;
+    L5-4k) printf '%s\n' --subscribers 10000 --streams 1000 --rate 4000 --duration "$l5_duration" --pub-connections 4 --settle-ms 2000 ;;
     *) echo "compare: unknown load $1" >&2; exit 2 ;;
   esac
 }

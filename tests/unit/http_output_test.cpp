@@ -438,6 +438,7 @@ TEST(OutputReactorCoalesce, OneSubscribersWindowDoesNotHoldUpAnother) {
   auto quiet_live = follow(*quiet_inbox, settings);
   busy_live->append(make_frame(1));
   busy.read_until(contains("id: 1"));
+  std::this_thread::sleep_for(50ms); // the flush that wrote it is over
   busy_live->append(make_frame(2)); // waits out the busy stream's window
   auto start = std::chrono::steady_clock::now();
   quiet_live->append(make_frame(1)); // never written before: goes at once
