@@ -394,10 +394,16 @@ std::vector<std::string> chunks_of(const std::string& body) {
   return chunks;
 }
 
-TEST(OutputReactorCoalesce, FramesAfterAQuietSpellGoAtOnceLaterOnesShareAPass) {
+/// A one-second window, and no heartbeat to write in it.
+sse_settings one_second_window() {
   auto settings = fast_settings();
   settings.heartbeat_interval = millis{60000};
   settings.coalesce = millis{1000};
+  return settings;
+}
+
+TEST(OutputReactorCoalesce, FramesAfterAQuietSpellGoAtOnceLaterOnesShareAPass) {
+  auto settings = one_second_window();
   http::output_reactor out{settings, millis{3600000}};
   out.start();
   socket_pair sp;
@@ -424,9 +430,7 @@ TEST(OutputReactorCoalesce, FramesAfterAQuietSpellGoAtOnceLaterOnesShareAPass) {
 }
 
 TEST(OutputReactorCoalesce, OneSubscribersWindowDoesNotHoldUpAnother) {
-  auto settings = fast_settings();
-  settings.heartbeat_interval = millis{60000};
-  settings.coalesce = millis{1000};
+  auto settings = one_second_window();
   http::output_reactor out{settings, millis{3600000}};
   out.start();
   socket_pair busy, quiet;
