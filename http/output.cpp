@@ -499,8 +499,6 @@ struct output_reactor::impl : wake_target {
   }
 
   void add_due(const std::vector<uint64_t>& ids, clock_type::time_point at) {
-    if (ids.empty())
-      return;
     if (due.empty())
       due_since = clock_type::now();
     due.insert(due.end(), ids.begin(), ids.end());
