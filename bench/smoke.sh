@@ -58,7 +58,7 @@ figure() { # a number from loadgen's closing JSON line
   tail -n1 "$work/loadgen.out" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"
 }
 first=$(figure event_first_p50_us) median=$(figure lat_p50_us) last=$(figure event_last_p50_us)
-if ! [ -n "$first" ] || ! [ -n "$last" ] || ! [ "$first" -gt 0 ] \
+if [ -z "$first" ] || [ -z "$median" ] || [ -z "$last" ] || [ "$first" -le 0 ] \
    || [ "$first" -gt "$median" ] || [ "$median" -gt "$last" ]; then
   echo "smoke: per-event deliveries ($first .. $last us) do not bracket the median latency ($median us)"
   rc=1
