@@ -36,22 +36,17 @@ using clock_type = std::chrono::steady_clock;
 constexpr size_t max_frames_per_batch = 256;
 constexpr int max_iov = IOV_MAX < 1024 ? IOV_MAX : 1024;
 constexpr std::chrono::milliseconds sweep_period{500};
-// A publisher waits for its answer, subscribers' frames can wait: answers
-// are written between subscribers' writes while the oldest frames waiting
-// are younger than this. Past it they wait behind the frames, which paces
-// publishers to what the subscribers are sent.
-constexpr std::chrono::milliseconds answers_first_for{2};
-// The answer to a publish that reaches more subscribers than this waits for
-// the end of the pass even so. A publish answered early in a pass joins it;
-// as a fan-out is one append, the publisher would add a dozen events to
-// every long pass, and every subscriber's write and its client's read would
-// grow with them (L2, 10,000 subscribers: p99 ~130 ms instead of ~100 ms).
-constexpr uint64_t max_fanout_answered_in_pass = 1000;
-// ... but no longer than this. A pass over 10,000 subscribers lasts 40-90 ms
-// on two cores, and its length swings with what the last one carried: held
-// to its end, such publishes come in bursts, and the busiest passes make
-// the p99. Held at most this long, they come at a steadier pace (L2: p99
-// 96 ms at ~350k events/s, against 109 ms at ~480k; medians, bench/README).
+// The answer to a publish that reaches subscribers, taken during a pass,
+// waits for the pass's end. Answered at once, the publisher would add events
+// that wait for the next pass anyway, and lengthen it: every event's wait
+// grows with the passes (L5, 1,000 streams: p99 ~10 ms when publishers were
+// answered in the first 2 ms of each pass, ~1.4 ms when they wait for its
+// end; bench/README). Other answers go at once.
+// A pass over 10,000 subscribers lasts 40-90 ms on two cores, and its length
+// swings with what the last one carried: held to its end, such publishes
+// come in bursts, and the busiest passes make the p99. Held at most this
+// long, they come at a steadier pace (L2: p99 96 ms at ~350k events/s,
+// against 109 ms at ~480k; medians, bench/README).
 constexpr std::chrono::milliseconds max_answer_hold{40};
 // How long a stream's last bytes may wait for a reader before we give up.
 constexpr std::chrono::seconds finish_grace{5};
@@ -192,7 +187,6 @@ struct output_reactor::impl : wake_target {
   std::unordered_map<uint64_t, connection_ptr> conns;
   std::vector<uint64_t> due; // streams with frames, written at due_at
   std::optional<clock_type::time_point> due_at;
-  clock_type::time_point due_since; // when the oldest of `due` arrived
   bool in_pass = false;
   std::vector<connection_ptr> held_answers; // written at the pass's end
   clock_type::time_point held_since;        // or once held this long
@@ -462,8 +456,7 @@ struct output_reactor::impl : wake_target {
       if (!stream)
         c->detached_after = cmd.index;
     } else {
-      auto later = in_pass
-                   && cmd.payload.fanout > max_fanout_answered_in_pass;
+      auto later = in_pass && cmd.payload.fanout > 0;
       c->waiting.emplace(cmd.index, std::move(cmd.payload));
       if (later) {
         if (held_answers.empty())
@@ -499,8 +492,6 @@ struct output_reactor::impl : wake_target {
   }
 
   void add_due(const std::vector<uint64_t>& ids, clock_type::time_point at) {
-    if (due.empty())
-      due_since = clock_type::now();
     due.insert(due.end(), ids.begin(), ids.end());
     due_at = due_at ? std::min(*due_at, at) : at;
   }
@@ -518,14 +509,13 @@ struct output_reactor::impl : wake_target {
   void flush_due() {
     std::vector<uint64_t> ids;
     ids.swap(due);
-    auto answer_until = due_since + answers_first_for;
     due_at.reset();
     loop_now = clock_type::now();
     in_pass = true;
     std::vector<uint64_t> waiting;
     std::optional<clock_type::time_point> waiting_until;
     for (auto id : ids) {
-      answer_between_writes(answer_until);
+      answer_between_writes();
       auto it = conns.find(id);
       if (it == conns.end())
         continue;
@@ -543,11 +533,10 @@ struct output_reactor::impl : wake_target {
     write_held_answers();
   }
 
-  /// Inside a pass: the answers posted meanwhile while it is young, and the
-  /// held ones once they have waited `max_answer_hold`.
-  void answer_between_writes(clock_type::time_point answer_until) {
-    if (commands_waiting.load(std::memory_order_relaxed)
-        && clock_type::now() < answer_until)
+  /// Inside a pass: the commands posted meanwhile, and the held answers
+  /// once they have waited `max_answer_hold`.
+  void answer_between_writes() {
+    if (commands_waiting.load(std::memory_order_relaxed))
       for (auto& cmd : take_posted(nullptr))
         apply(cmd);
     if (!held_answers.empty()

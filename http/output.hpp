@@ -40,8 +40,9 @@ public:
 
   /// Response number `index` (0, 1, ...) on connection `conn`: written after
   /// all responses before it; with `close_after` the connection ends then.
-  /// `fanout`: for the answer to a publish, the subscribers it reaches; a
-  /// large one waits for the end of the pass it arrives in (40 ms at most).
+  /// `fanout`: for the answer to a publish, the subscribers it reaches; when
+  /// there are any, it waits for the end of the pass it arrives in (40 ms at
+  /// most).
   void respond(uint64_t conn, uint64_t index, std::string bytes,
                bool close_after, uint64_t fanout = 0);
 

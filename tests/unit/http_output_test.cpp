@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -451,6 +452,45 @@ TEST(OutputReactorCoalesce, OneSubscribersWindowDoesNotHoldUpAnother) {
   EXPECT_NE(text.find("id: 1"), std::string::npos) << text;
   EXPECT_LT(quiet_after, 500ms);
   EXPECT_EQ(busy.read_for(200ms).find("id: 2"), std::string::npos);
+  out.stop(millis{0});
+}
+
+/// How many of `pairs` have bytes to read, once `poll` says any has.
+size_t readable(std::vector<socket_pair>& pairs, int timeout_ms) {
+  std::vector<pollfd> fds;
+  for (auto& sp : pairs)
+    fds.push_back({sp.client, POLLIN, 0});
+  if (::poll(fds.data(), fds.size(), timeout_ms) <= 0)
+    return 0;
+  return static_cast<size_t>(std::count_if(
+    fds.begin(), fds.end(), [](auto& p) { return p.revents & POLLIN; }));
+}
+
+TEST(OutputReactorAnswers, PublishAnsweredDuringAPassWaitsForItsEnd) {
+  auto settings = fast_settings();
+  settings.coalesce = millis{0};
+  settings.heartbeat_interval = millis{60000};
+  http::output_reactor out{settings, millis{3600000}};
+  out.start();
+  // Big frames make the pass over the subscribers last milliseconds.
+  std::vector<socket_pair> subscribers(300);
+  auto live = std::make_shared<feed>(settings.mailbox_capacity, settings.overflow);
+  std::vector<std::shared_ptr<mailbox>> inboxes;
+  for (auto& sp : subscribers) {
+    inboxes.push_back(out.open_stream(out.attach(sp.server), 0, "H\r\n\r\n",
+                                      "s", nullptr));
+    inboxes.back()->follow(live);
+  }
+  socket_pair publisher;
+  auto pub = out.attach(publisher.server);
+  out.respond(pub, 0, "ready;", false); // once written, the streams are open
+  ASSERT_EQ(publisher.read_until(contains("ready;")), "ready;");
+  live->append(std::make_shared<const std::string>(
+    sse::data_frame(1, std::string(32 * 1024, 'x'))));
+  ASSERT_GT(readable(subscribers, 10000), 0u); // the pass is under way
+  out.respond(pub, 1, "answer;", false, subscribers.size());
+  EXPECT_EQ(publisher.read_until(contains("answer;")), "answer;");
+  EXPECT_EQ(readable(subscribers, 0), subscribers.size());
   out.stop(millis{0});
 }
 
