@@ -48,18 +48,29 @@ const char* conflict_of(caf::atom_value op, generator_state now) {
   return nullptr;
 }
 
+// A write between our read and ours makes us read and decide again; this
+// many in a row is an operator fight, answered as unavailable.
+constexpr int max_control_tries = 5;
+
 caf::result<caf::ok_atom> control(self_ptr self, caf::atom_value op,
                                   const std::string& id) {
   auto& st = self->state;
-  auto now = st.store->get(st.cfg.service, id);
-  if (!now)
-    return make_error(now.error());
-  auto current = now->value_or(generator_state::stopped);
-  if (auto why = conflict_of(op, current))
-    return make_error(error_code::conflict, "stream '" + id + "' " + why);
-  if (auto put = st.store->put(st.cfg.service, id, target_of(op)); !put)
-    return make_error(put.error());
-  return caf::ok_atom::value;
+  for (int tries = 0; tries < max_control_tries; ++tries) {
+    auto now = st.store->get(st.cfg.service, id);
+    if (!now)
+      return make_error(now.error());
+    auto current = now->state.value_or(generator_state::stopped);
+    if (auto why = conflict_of(op, current))
+      return make_error(error_code::conflict, "stream '" + id + "' " + why);
+    auto put = st.store->put_if(st.cfg.service, id, target_of(op),
+                                now->revision);
+    if (!put)
+      return make_error(put.error());
+    if (*put)
+      return caf::ok_atom::value;
+  }
+  return make_error(error_code::unavailable,
+                    "stream '" + id + "' changed meanwhile; try again");
 }
 
 /// Generators configured to start run unless an operator decided otherwise.
@@ -69,7 +80,10 @@ bool store_defaults(self_ptr self) {
     auto now = st.store->get(st.cfg.service, id);
     if (!now)
       return false;
-    if (!*now && !st.store->put(st.cfg.service, id, generator_state::running))
+    // Another node's default may come first: fine.
+    if (!now->state && !st.store->put_if(st.cfg.service, id,
+                                         generator_state::running,
+                                         now->revision))
       return false;
   }
   return true;

@@ -107,6 +107,15 @@ struct desired_state_store::state {
   state(std::shared_ptr<detail::link_core> core, detail::bucket_spec spec)
     : bucket(std::move(core), std::move(spec)) {
   }
+
+  /// `key` in the bucket's stream, once the bucket is bound.
+  expected<detail::kv_key> stream_key(const std::string& key) {
+    if (auto kv = bucket.get(); !kv)
+      return kv.error();
+    return detail::key_in(bucket.spec().name, key);
+  }
+
+  jsCtx* js() const { return bucket.core()->js.get(); }
 };
 
 desired_state_store::desired_state_store(std::unique_ptr<state> st)
@@ -129,40 +138,49 @@ desired_state_store::open(const jetstream_link& link,
                                                     std::move(spec))};
 }
 
-expected<uint64_t> desired_state_store::put(std::string_view service,
-                                            std::string_view stream_id,
-                                            generator_state value) {
-  auto kv = state_->bucket.get();
-  if (!kv)
-    return kv.error();
+expected<std::optional<uint64_t>>
+desired_state_store::put_if(std::string_view service,
+                            std::string_view stream_id, generator_state value,
+                            uint64_t revision) {
   auto key = generator_key(service, stream_id);
-  uint64_t rev = 0;
+  auto at = state_->stream_key(key);
+  if (!at)
+    return at.error();
+  auto wait = state_->bucket.timeout();
+  uint64_t written = 0;
+  bool conflict = false;
   auto s = detail::retry_while_leaderless(
-    state_->bucket.timeout(),
+    wait,
     [&] {
-      return kvStore_PutString(&rev, kv->get(), key.c_str(), to_string(value));
+      return detail::write_if(state_->js(), *at, to_string(value), revision,
+                              wait, written, conflict);
+    },
+    [] { return true; });
+  if (conflict)
+    return std::optional<uint64_t>{};
+  if (s != NATS_OK)
+    return detail::to_error(s, "put desired state of " + key);
+  return std::optional<uint64_t>{written};
+}
+
+expected<desired_state_entry>
+desired_state_store::get(std::string_view service,
+                         std::string_view stream_id) {
+  auto key = generator_key(service, stream_id);
+  auto at = state_->stream_key(key);
+  if (!at)
+    return at.error();
+  auto wait = state_->bucket.timeout();
+  detail::kv_entry e;
+  auto s = detail::retry_while_leaderless(
+    wait,
+    [&] {
+      return detail::read_latest(state_->js(), *at, wait, e);
     },
     [] { return true; });
   if (s != NATS_OK)
-    return detail::to_error(s, "put desired state of " + key);
-  return rev;
-}
-
-expected<std::optional<generator_state>>
-desired_state_store::get(std::string_view service,
-                         std::string_view stream_id) {
-  auto kv = state_->bucket.get();
-  if (!kv)
-    return kv.error();
-  auto key = generator_key(service, stream_id);
-  kvEntry* raw = nullptr;
-  auto s = kvStore_Get(&raw, kv->get(), key.c_str());
-  nats_ptr<kvEntry> e{raw};
-  if (s == NATS_NOT_FOUND)
-    return std::optional<generator_state>{};
-  if (s != NATS_OK)
     return detail::to_error(s, "get desired state of " + key);
-  return generator_state_from(kvEntry_ValueString(e.get()));
+  return desired_state_entry{generator_state_from(e.value), e.revision};
 }
 
 expected<void> desired_state_store::erase(std::string_view service,

@@ -22,6 +22,13 @@ const char* to_string(generator_state state);
 
 std::optional<generator_state> generator_state_from(std::string_view text);
 
+/// A key's value (nullopt: nothing was ever asked, or it was erased) and
+/// revision (0: it never had a value).
+struct desired_state_entry {
+  std::optional<generator_state> state;
+  uint64_t revision = 0;
+};
+
 struct desired_state_config {
   std::string bucket = "eventcast_generators"; // [A-Za-z0-9_-]
   int replicas = 1;
@@ -63,13 +70,17 @@ public:
   desired_state_store& operator=(desired_state_store&&) noexcept;
   ~desired_state_store();
 
-  /// Returns the key's new revision.
-  expected<uint64_t> put(std::string_view service, std::string_view stream_id,
-                         generator_state state);
+  /// Writes `state` if the key is still at `revision` (0: it never had a
+  /// value). The key's new revision; nullopt when another write came first.
+  expected<std::optional<uint64_t>> put_if(std::string_view service,
+                                           std::string_view stream_id,
+                                           generator_state state,
+                                           uint64_t revision);
 
-  /// nullopt: nothing was ever asked (or it was erased).
-  expected<std::optional<generator_state>> get(std::string_view service,
-                                               std::string_view stream_id);
+  /// The key as the bucket's leader has it, so that a write another node
+  /// was told of is seen.
+  expected<desired_state_entry> get(std::string_view service,
+                                    std::string_view stream_id);
 
   expected<void> erase(std::string_view service, std::string_view stream_id);
 

@@ -25,12 +25,8 @@ struct write_result {
   std::optional<error> failure;
 };
 
-// The key's last value as the stream leader has it.
-struct entry {
-  bool found = false;
-  uint64_t revision = 0;
-  std::string value; // "" for a release or a KV delete marker
-};
+// The key's last value as the stream leader has it ("" for a release).
+using entry = detail::kv_entry;
 
 millis left_until(clock::time_point deadline) {
   return std::chrono::duration_cast<millis>(deadline - clock::now());
@@ -43,8 +39,7 @@ struct lease::state {
   std::string name;
   std::string node;
   lease_config cfg;
-  std::string stream;  // the bucket's JetStream stream
-  std::string subject; // the key's subject
+  detail::kv_key key;
   nats_ptr<jsCtx> js;
   bool bucket_ready = false;
   bool held = false;
@@ -88,45 +83,21 @@ write_result lease::state::write(const std::string& value,
   auto wait = left_until(deadline);
   if (wait.count() <= 0)
     return {0, false, error{error_code::unavailable, "lease: out of time"}};
-  jsPubOptions po;
-  jsPubOptions_Init(&po);
-  po.MaxWait = detail::to_ms(wait);
-  if (expected_revision == 0)
-    po.ExpectNoMessage = true;
-  else
-    po.ExpectLastSubjectSeq = expected_revision;
-  jsPubAck* raw = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  auto s = js_Publish(&raw, js.get(), subject.c_str(), value.data(),
-                      static_cast<int>(value.size()), &po, &jerr);
-  nats_ptr<jsPubAck> ack{raw};
-  if (s == NATS_OK)
-    return {ack->Sequence, false, std::nullopt};
-  if (jerr == JSStreamWrongLastSequenceErr)
-    return {0, true, std::nullopt};
-  return {0, false, detail::to_error(s, "lease " + name)};
+  write_result w;
+  auto s = detail::write_if(js.get(), key, value, expected_revision, wait,
+                            w.revision, w.conflict);
+  if (s != NATS_OK && !w.conflict)
+    w.failure = detail::to_error(s, "lease " + name);
+  return w;
 }
 
 expected<entry> lease::state::read(clock::time_point deadline) {
   auto wait = left_until(deadline);
   if (wait.count() <= 0)
     return error{error_code::unavailable, "lease: out of time"};
-  jsOptions o;
-  jsOptions_Init(&o);
-  o.Wait = detail::to_ms(wait);
-  natsMsg* raw = nullptr;
-  auto s = js_GetLastMsg(&raw, js.get(), stream.c_str(), subject.c_str(), &o,
-                         nullptr);
-  nats_ptr<natsMsg> msg{raw};
-  if (s == NATS_NOT_FOUND)
-    return entry{};
-  if (s != NATS_OK)
+  entry e;
+  if (auto s = detail::read_latest(js.get(), key, wait, e); s != NATS_OK)
     return detail::to_error(s, "lease " + name);
-  entry e{true, natsMsg_GetSequence(msg.get()), {}};
-  const char* op = nullptr;
-  if (natsMsgHeader_Get(msg.get(), "KV-Operation", &op) != NATS_OK)
-    e.value.assign(natsMsg_GetData(msg.get()),
-                   static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
   return e;
 }
 
@@ -172,8 +143,7 @@ expected<lease> lease::open(const jetstream_link& link, std::string name,
   auto st = std::make_unique<state>();
   st->core = link.core_;
   st->node = link.config().node_name;
-  st->stream = "KV_" + cfg.bucket;
-  st->subject = "$KV." + cfg.bucket + "." + name;
+  st->key = detail::key_in(cfg.bucket, name);
   st->name = std::move(name);
   st->cfg = std::move(cfg);
   auto js = detail::make_js(st->core->nc.get(), st->core->cfg.timeout);

@@ -104,6 +104,54 @@ live_entries(link_core& core, kvStore* kv, clock::time_point deadline) {
   return out;
 }
 
+kv_key key_in(const std::string& bucket, const std::string& key) {
+  return {"KV_" + bucket, "$KV." + bucket + "." + key};
+}
+
+natsStatus read_latest(jsCtx* js, const kv_key& key, millis wait,
+                       kv_entry& out) {
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Wait = to_ms(wait);
+  natsMsg* raw = nullptr;
+  auto s = js_GetLastMsg(&raw, js, key.stream.c_str(), key.subject.c_str(),
+                         &o, nullptr);
+  nats_ptr<natsMsg> msg{raw};
+  out = kv_entry{};
+  if (s == NATS_NOT_FOUND)
+    return NATS_OK;
+  if (s != NATS_OK)
+    return s;
+  out.found = true;
+  out.revision = natsMsg_GetSequence(msg.get());
+  const char* op = nullptr;
+  if (natsMsgHeader_Get(msg.get(), "KV-Operation", &op) != NATS_OK)
+    out.value.assign(natsMsg_GetData(msg.get()),
+                     static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+  return NATS_OK;
+}
+
+natsStatus write_if(jsCtx* js, const kv_key& key, std::string_view value,
+                    uint64_t expected_revision, millis wait,
+                    uint64_t& revision, bool& conflict) {
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = to_ms(wait);
+  if (expected_revision == 0)
+    po.ExpectNoMessage = true;
+  else
+    po.ExpectLastSubjectSeq = expected_revision;
+  jsPubAck* raw = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  auto s = js_Publish(&raw, js, key.subject.c_str(), value.data(),
+                      static_cast<int>(value.size()), &po, &jerr);
+  nats_ptr<jsPubAck> ack{raw};
+  conflict = jerr == JSStreamWrongLastSequenceErr;
+  if (s == NATS_OK)
+    revision = ack->Sequence;
+  return s;
+}
+
 // -- lazy_bucket --------------------------------------------------------------
 
 lazy_bucket::lazy_bucket(std::shared_ptr<link_core> core, bucket_spec spec)

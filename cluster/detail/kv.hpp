@@ -41,6 +41,34 @@ expected<std::vector<nats_ptr<kvEntry>>>
 live_entries(link_core& core, kvStore* kv,
              std::chrono::steady_clock::time_point deadline);
 
+/// A key as its bucket's stream has it, for what the KV API lacks: a read
+/// from the stream's leader (kvStore_Get may be answered by a replica that is
+/// behind) and a write on condition of the key's revision.
+struct kv_key {
+  std::string stream;  // the bucket's JetStream stream
+  std::string subject; // the key's subject in it
+};
+
+kv_key key_in(const std::string& bucket, const std::string& key);
+
+/// A key's last value as the stream's leader has it.
+struct kv_entry {
+  bool found = false;
+  uint64_t revision = 0;
+  std::string value; // "" for a KV delete marker
+};
+
+/// Reads `key` from its stream's leader, waiting at most `wait`.
+natsStatus read_latest(jsCtx* js, const kv_key& key, millis wait,
+                       kv_entry& out);
+
+/// Writes `value` if the key is at `expected_revision` (0: it never had a
+/// value), waiting at most `wait`; `conflict` tells a lost compare-and-set
+/// from other failures.
+natsStatus write_if(jsCtx* js, const kv_key& key, std::string_view value,
+                    uint64_t expected_revision, millis wait,
+                    uint64_t& revision, bool& conflict);
+
 /// A bucket bound on first use, so that its owner can be made while NATS is
 /// down. A spec with a TTL refuses an existing bucket without one. forget()
 /// makes the next use bind again, e.g. after the server lost the bucket.

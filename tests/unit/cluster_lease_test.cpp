@@ -146,11 +146,17 @@ TEST_F(ClusterLease, DesiredStatesAreSharedAndWatched) {
   ASSERT_TRUE(store_a && store_b);
   auto nothing = store_b->get("events", "system");
   ASSERT_TRUE(nothing) << nothing.error().message;
-  EXPECT_FALSE(*nothing);
-  ASSERT_TRUE(store_a->put("events", "system", generator_state::running));
+  EXPECT_FALSE(nothing->state);
+  EXPECT_EQ(nothing->revision, 0u);
+  auto first = store_a->put_if("events", "system", generator_state::running, 0);
+  ASSERT_TRUE(first && *first);
   auto seen = store_b->get("events", "system");
-  ASSERT_TRUE(seen && *seen);
-  EXPECT_EQ(**seen, generator_state::running);
+  ASSERT_TRUE(seen) << seen.error().message;
+  EXPECT_EQ(seen->state, generator_state::running);
+  EXPECT_EQ(seen->revision, **first);
+  auto stale = store_b->put_if("events", "system", generator_state::stopped, 0);
+  ASSERT_TRUE(stale) << stale.error().message;
+  EXPECT_FALSE(*stale) << "a write decided on an old value must lose";
 
   std::mutex mtx;
   std::vector<std::optional<generator_state>> watched;
@@ -168,7 +174,8 @@ TEST_F(ClusterLease, DesiredStatesAreSharedAndWatched) {
     return watched.size();
   };
   ASSERT_TRUE(wait_until([&] { return count() == 1; }, wait_limit));
-  ASSERT_TRUE(store_a->put("events", "system", generator_state::paused));
+  ASSERT_TRUE(store_a->put_if("events", "system", generator_state::paused,
+                              **first));
   ASSERT_TRUE(wait_until([&] { return count() == 2; }, wait_limit));
   ASSERT_TRUE(store_a->erase("events", "system"));
   ASSERT_TRUE(wait_until([&] { return count() == 3; }, wait_limit));

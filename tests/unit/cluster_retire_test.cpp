@@ -214,7 +214,8 @@ TEST_F(ClusterRetire, EndingADesiredStateWatchWhileNatsReadsAPutForItIsSafe) {
   auto mine = desired_state_store::open(watching, cfg);
   auto theirs = desired_state_store::open(other, cfg);
   ASSERT_TRUE(mine && theirs);
-  ASSERT_TRUE(theirs->put("events", "system", generator_state::running));
+  auto first = theirs->put_if("events", "system", generator_state::running, 0);
+  ASSERT_TRUE(first && *first);
   std::atomic<int> changes{0};
   auto made = mine->watch([&](auto&, auto&, auto) { ++changes; });
   ASSERT_TRUE(made) << made.error().message;
@@ -224,7 +225,8 @@ TEST_F(ClusterRetire, EndingADesiredStateWatchWhileNatsReadsAPutForItIsSafe) {
   auto before = stalls.load();
   stall_next(kv_subject(cfg.bucket, generator_key("events", "system")),
              long_stall);
-  ASSERT_TRUE(theirs->put("events", "system", generator_state::paused));
+  ASSERT_TRUE(theirs->put_if("events", "system", generator_state::paused,
+                             **first));
   ASSERT_TRUE(wait_until([&] { return stalls > before; }, wait_limit));
   watch.reset(); // while the reader holds the put back
   ASSERT_TRUE(wait_until([&] { return stalled > before; }, wait_limit));
