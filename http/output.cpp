@@ -493,7 +493,12 @@ struct output_reactor::impl : wake_target {
 
   void add_due(const std::vector<uint64_t>& ids, clock_type::time_point at) {
     due.insert(due.end(), ids.begin(), ids.end());
-    due_at = due_at ? std::min(*due_at, at) : at;
+    keep_earliest(due_at, at);
+  }
+
+  static void keep_earliest(std::optional<clock_type::time_point>& slot,
+                            clock_type::time_point t) {
+    slot = slot ? std::min(*slot, t) : t;
   }
 
   /// A stream whose last frames were taken less than `coalesce` ago waits:
@@ -522,7 +527,7 @@ struct output_reactor::impl : wake_target {
       auto c = it->second;
       if (auto end = window_end(*c)) {
         waiting.push_back(id);
-        waiting_until = waiting_until ? std::min(*waiting_until, *end) : *end;
+        keep_earliest(waiting_until, *end);
       } else {
         flush(*c);
       }
